@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: C++ tests through ctest, then the Python tests with pytest.
+# Expects the package installed in the active Python (pip install ".[test]").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cmake -S . -B build/ctest -G Ninja -DPPOBR_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=Release
+cmake --build build/ctest
+ctest --test-dir build/ctest --output-on-failure
+python -m pytest tests "$@"
