@@ -158,11 +158,45 @@ EpsChoice choose_eps(std::optional<double> eps, std::optional<double> eps_low,
   throw InvalidArgument("eps", "the clip range is required: pass eps, or eps_low and eps_high");
 }
 
+// The user's gradient buffer (out=): same shape and dtype as logp_new, C-contiguous, writeable,
+// and sharing no memory with any input (the kernel must never overwrite what it reads).
+template <class T>
+py::array_t<T> checked_out(const py::object& obj, const py::array& like,
+                           std::initializer_list<const FloatArg*> inputs) {
+  if (!py::isinstance<py::array>(obj)) type_error("out", "expected a NumPy array");
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  if (a.dtype().normalized_num() != py::dtype::of<T>().normalized_num() || a.dtype().byteorder() == '>')
+    type_error("out", "dtype " + dtype_str(a) + " differs from logp_new's");
+  bool same = a.ndim() == like.ndim();
+  for (py::ssize_t d = 0; same && d < a.ndim(); ++d) same = a.shape(d) == like.shape(d);
+  if (!same) throw InvalidArgument("out", "must have logp_new's shape");
+  if (!(a.flags() & py::array::c_style)) throw InvalidArgument("out", "must be C-contiguous");
+  if (!a.writeable()) throw InvalidArgument("out", "is read-only");
+  const auto* lo = static_cast<const char*>(a.data());
+  const char* hi = lo + a.nbytes();
+  for (const FloatArg* in : inputs) {
+    if (!in->present) continue;
+    const py::array& x = in->array;
+    // Byte range spanned by a strided array (strides may be negative).
+    const char* xlo = static_cast<const char*>(x.data());
+    const char* xhi = xlo;
+    for (py::ssize_t d = 0; d < x.ndim(); ++d) {
+      if (x.shape(d) == 0) { xhi = xlo; break; }
+      const py::ssize_t span = (x.shape(d) - 1) * x.strides(d);
+      if (span < 0) xlo += span; else xhi += span;
+    }
+    xhi += x.itemsize();
+    if (lo < xhi && xlo < hi)
+      throw InvalidArgument("out", "shares memory with an input; pass a separate buffer");
+  }
+  return py::reinterpret_borrow<py::array_t<T>>(a);
+}
+
 template <class T>
 PySurrogateResult run_surrogate(const FloatArg& lpn, const FloatArg& lpo, const FloatArg& adv,
                                 const FloatArg& ent, const FloatArg& mask,
                                 const py::array_t<std::int64_t>* seg, std::int64_t num_segments,
-                                const ppobr::SurrogateOptions& opt) {
+                                const ppobr::SurrogateOptions& opt, const py::object& out_obj) {
   ppobr::SurrogateInputs<T> in;
   in.logp_new = view_of<T>(lpn.array);
   in.logp_old = view_of<T>(lpo.array);
@@ -175,8 +209,13 @@ PySurrogateResult run_surrogate(const FloatArg& lpn, const FloatArg& lpo, const 
     in.num_segments = num_segments;
   }
   PySurrogateResult out;
-  std::vector<py::ssize_t> shape(lpn.array.shape(), lpn.array.shape() + lpn.array.ndim());
-  py::array_t<T> grad(shape);
+  py::array_t<T> grad;
+  if (out_obj.is_none()) {
+    std::vector<py::ssize_t> shape(lpn.array.shape(), lpn.array.shape() + lpn.array.ndim());
+    grad = py::array_t<T>(shape);
+  } else {
+    grad = checked_out<T>(out_obj, lpn.array, {&lpn, &lpo, &adv, &ent, &mask});
+  }
   T* g = grad.mutable_data();
   ppobr::SurrogateResult r;
   {
@@ -195,7 +234,8 @@ PySurrogateResult clipped_surrogate(const py::object& logp_new, const py::object
                                     std::optional<double> eps_low, std::optional<double> eps_high,
                                     std::optional<double> dual_clip, const py::object& entropy,
                                     const py::object& mask, const py::object& segment_ids,
-                                    const std::string& aggregation, int num_threads) {
+                                    const std::string& aggregation, int num_threads,
+                                    const py::object& out) {
   if (logp_new.is_none()) throw InvalidArgument("logp_new", "is required");
   py::array ref = as_array(logp_new);
   if (ref.ndim() != 1 && ref.ndim() != 2)
@@ -261,8 +301,8 @@ PySurrogateResult clipped_surrogate(const py::object& logp_new, const py::object
   }
   const py::array_t<std::int64_t>* segp = seg ? &*seg : nullptr;
   if (kind == Float::F32)
-    return run_surrogate<float>(lpn, lpo, adv, ent, msk, segp, num_segments, opt);
-  return run_surrogate<double>(lpn, lpo, adv, ent, msk, segp, num_segments, opt);
+    return run_surrogate<float>(lpn, lpo, adv, ent, msk, segp, num_segments, opt, out);
+  return run_surrogate<double>(lpn, lpo, adv, ent, msk, segp, num_segments, opt, out);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -479,7 +519,7 @@ ppobr::PPOBRConfig make_ppobr_config(double eps0, double lambda1, double lambda2
 const char* const kSurrogateDoc =
     "clipped_surrogate(logp_new, logp_old, advantages, *, eps=None, eps_low=None, eps_high=None, "
     "dual_clip=None, entropy=None, mask=None, segment_ids=None, aggregation='token-mean', "
-    "num_threads=0)\n--\n\n"
+    "num_threads=0, out=None)\n--\n\n"
     R"doc(PPO's clipped surrogate, its gradient and its statistics in one fused pass.
 
 With d = logp_new - logp_old, r = exp(d), clip(r) = clamp(r, 1 - eps_low, 1 + eps_high):
@@ -499,6 +539,8 @@ number of sequences with positive weight.
 Inputs are float32 or float64 arrays (one dtype for all), 1-D or 2-D, any strides. eps gives a
 symmetric clip range; eps_low / eps_high an asymmetric one ("clip-higher"). The GIL is released;
 num_threads=0 picks threads by batch size, and results do not depend on the thread count.
+out: an optional C-contiguous array (logp_new's shape and dtype, no memory shared with the
+inputs) that receives the gradient, so a training loop can reuse one buffer.
 
 Returns a SurrogateResult: .loss, .grad, .stats (weighted means: entropy, ratio_mean, ratio_min,
 ratio_max, clip_fraction, clip_fraction_low, clip_fraction_high, dual_clip_fraction, kl_k1 = -log r,
@@ -509,7 +551,8 @@ and TypeError for bad dtypes.)doc";
 constexpr int kSurrogatePositional = 3;
 constexpr const char* kSurrogateArgs[] = {"logp_new", "logp_old",   "advantages",  "eps",
                                           "eps_low",  "eps_high",   "dual_clip",   "entropy",
-                                          "mask",     "segment_ids", "aggregation", "num_threads"};
+                                          "mask",     "segment_ids", "aggregation", "num_threads",
+                                          "out"};
 constexpr int kSurrogateNumArgs = sizeof(kSurrogateArgs) / sizeof(kSurrogateArgs[0]);
 PyObject* g_surrogate_arg_names[kSurrogateNumArgs] = {};
 
@@ -577,7 +620,7 @@ PyObject* fast_clipped_surrogate(PyObject*, PyObject* const* args, Py_ssize_t na
     PySurrogateResult r = clipped_surrogate(
         obj(0), obj(1), obj(2), opt_real(obj(3), "eps"), opt_real(obj(4), "eps_low"),
         opt_real(obj(5), "eps_high"), opt_real(obj(6), "dual_clip"), obj(7), obj(8), obj(9),
-        aggregation, num_threads);
+        aggregation, num_threads, obj(12));
     return py::cast(std::move(r), py::return_value_policy::move).release().ptr();
   } catch (py::error_already_set& e) {
     e.restore();
@@ -626,6 +669,18 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly(
           "counts", [](const PySurrogateResult& r) { return r.named(2); },
           "Total weight behind each statistic: all-reduce with +.")
+      .def_property_readonly(
+          "sums_array",
+          [](const PySurrogateResult& r) {
+            return py::array_t<double>(ppobr::kNumStats, r.stats.sum.data());
+          },
+          "The sums as a float64 array in STAT_NAMES order (cheap to move into a tensor).")
+      .def_property_readonly(
+          "counts_array",
+          [](const PySurrogateResult& r) {
+            return py::array_t<double>(ppobr::kNumStats, r.stats.count.data());
+          },
+          "The counts as a float64 array in STAT_NAMES order.")
       .def("__repr__", [](const PySurrogateResult& r) {
         return "SurrogateResult(loss=" + py::repr(py::float_(r.loss)).cast<std::string>() +
                ", clip_fraction=" +

@@ -525,3 +525,43 @@ def test_sizes_around_vector_and_block_boundaries(dtype, rng):
         for aggregation in AGGREGATIONS:
             res, ref = run_both(view, 0.2, 0.3, 2.0, aggregation, num_threads=2)
             assert_matches_reference(res, ref, dtype, (n,), f"[n={n} {aggregation}]")
+
+
+def test_sums_and_counts_arrays_match_the_dicts(rng):
+    kw = make_batch(rng, (257,), np.float32, entropy=True)
+    r = pc.clipped_surrogate(**kw, eps=0.2)
+    assert r.sums_array.dtype == np.float64 and r.counts_array.shape == (len(pc.STAT_NAMES),)
+    np.testing.assert_array_equal(r.sums_array, [r.sums[k] for k in pc.STAT_NAMES])
+    np.testing.assert_array_equal(r.counts_array, [r.counts[k] for k in pc.STAT_NAMES])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_out_receives_the_gradient(rng, dtype):
+    kw = make_batch(rng, (6, 33), dtype, entropy=True)
+    want = pc.clipped_surrogate(**kw, eps=0.2)
+    buf = np.full((6, 33), np.nan, dtype)
+    got = pc.clipped_surrogate(**kw, eps=0.2, out=buf)
+    assert got.grad is buf or np.shares_memory(got.grad, buf)
+    np.testing.assert_array_equal(buf, want.grad)
+    assert got.loss == want.loss
+
+
+def test_out_is_checked(rng):
+    kw = make_batch(rng, (50,), np.float32)
+    snap = {k: v.copy() for k, v in kw.items()}
+    bad = [
+        (np.zeros(50, np.float64), TypeError),           # wrong dtype
+        (np.zeros(49, np.float32), pc.InvalidArgumentError),  # wrong shape
+        (np.zeros(100, np.float32)[::2], pc.InvalidArgumentError),  # not contiguous
+        (kw["logp_new"], pc.InvalidArgumentError),       # aliases an input
+        (kw["advantages"], pc.InvalidArgumentError),
+        ([0.0] * 50, TypeError),                         # not an array
+    ]
+    ro = np.zeros(50, np.float32)
+    ro.flags.writeable = False
+    bad.append((ro, pc.InvalidArgumentError))
+    for out, exc in bad:
+        with pytest.raises(exc, match="out"):
+            pc.clipped_surrogate(**kw, eps=0.2, out=out)
+    for k, v in kw.items():
+        np.testing.assert_array_equal(v, snap[k])

@@ -27,6 +27,10 @@ class SurrogateResult:
     def sums(self) -> dict[str, float]: ...
     @property
     def counts(self) -> dict[str, float]: ...
+    @property
+    def sums_array(self) -> np.ndarray: ...
+    @property
+    def counts_array(self) -> np.ndarray: ...
 
 def clipped_surrogate(
     logp_new: ArrayLike,
@@ -42,6 +46,7 @@ def clipped_surrogate(
     segment_ids: Optional[ArrayLike] = None,
     aggregation: str = "token-mean",
     num_threads: int = 0,
+    out: Optional[np.ndarray] = None,
 ) -> SurrogateResult: ...
 def categorical_logprob_entropy(
     logits: ArrayLike, actions: ArrayLike, *, num_threads: int = 0
