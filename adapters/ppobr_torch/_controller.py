@@ -1,0 +1,181 @@
+"""EpsilonController: any ppobr_core controller, fed with tensors, identical on every rank."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+import ppobr_core
+
+from ppobr_torch._loss import ENTROPY, SurrogateOutput
+from ppobr_torch._stats import StatsAccumulator, comm_device, distributed_ready
+
+
+def _mean_pair(x, name: str) -> Optional[tuple[float, float]]:
+    """(sum, count) of a signal given as a float or 0-d tensor (a mean, weight 1), a tensor or
+    list of per-sample values (their sum and number), or a StatsAccumulator / SurrogateOutput
+    (its entropy sum and count)."""
+    if x is None:
+        return None
+    if isinstance(x, StatsAccumulator):
+        if x.sums is None:
+            return None
+        return x.sums[ENTROPY], x.counts[ENTROPY]
+    if isinstance(x, SurrogateOutput):
+        return x.sums[ENTROPY], x.counts[ENTROPY]
+    if isinstance(x, Tensor):
+        x = x.detach()
+        if x.dim() == 0:
+            return x.to(torch.float64), 1.0
+        return x.sum(dtype=torch.float64), float(x.numel())
+    if isinstance(x, (list, tuple, np.ndarray)):
+        a = np.asarray(x, dtype=np.float64)
+        return float(a.sum()), float(a.size)
+    try:
+        return float(x), 1.0
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a float, a tensor or None, got {type(x).__name__}") from None
+
+
+def _returns_array(x) -> np.ndarray:
+    if x is None:
+        return np.zeros(0, dtype=np.float64)
+    if isinstance(x, Tensor):
+        return x.detach().to("cpu", torch.float64).reshape(-1).numpy()
+    return np.asarray(list(x) if not isinstance(x, np.ndarray) else x, dtype=np.float64).reshape(-1)
+
+
+class EpsilonController:
+    """Holds a core clip-range controller (PPOBRController by default; ConstantController,
+    LinearDecayController, KLAdaptiveController, or any ``ppobr_core.Controller``).
+
+    ``update(entropy, episode_returns, kl=None)`` takes the rollout's policy entropy (a float,
+    a 0-d tensor, a tensor of per-step entropies, or a StatsAccumulator), the returns of the
+    episodes that finished in it (a list, array or tensor, oldest first) and, for KL-adaptive,
+    the measured KL; it returns ε as a float and writes it into the 0-d tensors handed out by
+    :meth:`epsilon_tensor` (in place: compiled steps and CUDA graphs see the new value).
+
+    With torch.distributed initialised (and ``distributed=True``), the signals are combined
+    across ranks first — entropy and KL as global (sum, count) means, the episode returns
+    gathered in rank order — so every rank feeds the controller the same observation and gets
+    the same ε. ``state_dict()`` / ``load_state_dict()`` checkpoint the controller
+    (``torch.save`` / ``torch.load(weights_only=True)`` compatible).
+    """
+
+    def __init__(self, controller: Optional[ppobr_core.Controller] = None, *,
+                 distributed: bool = True, group=None) -> None:  # fmt: skip
+        if controller is None:
+            controller = ppobr_core.PPOBRController()
+        if not isinstance(controller, ppobr_core.Controller):
+            raise TypeError(
+                f"controller: expected a ppobr_core controller, got {type(controller).__name__}"
+            )
+        self.controller = controller
+        self.distributed = distributed
+        self.group = group
+        self._tensors: dict[tuple[torch.device, torch.dtype], Tensor] = {}
+
+    # --- the update ---------------------------------------------------------------------------
+    def update(self, entropy=None, episode_returns=None, *, kl=None) -> float:
+        ent = _mean_pair(entropy, "entropy")
+        klp = _mean_pair(kl, "kl")
+        rets = _returns_array(episode_returns)
+        if self.distributed and distributed_ready():
+            ent, klp, rets = self._all_reduce(ent, klp, rets)
+        ent_v = _pair_mean(ent)
+        kl_v = _pair_mean(klp)
+        eps = float(self.controller.update(ent_v, rets if rets.size else None, kl=kl_v))
+        self._sync_tensors(eps)
+        return eps
+
+    def _all_reduce(self, ent, klp, rets):
+        dist = torch.distributed
+        dev = comm_device(self.group)
+        f64 = torch.float64
+
+        def t(v):
+            return v.to(dev, f64) if isinstance(v, Tensor) else torch.tensor(float(v), dtype=f64, device=dev)
+
+        zero = torch.tensor(0.0, dtype=f64, device=dev)
+        flags = torch.tensor([ent is not None, klp is not None], dtype=f64, device=dev)
+        vec = torch.stack(
+            [t(ent[0]) if ent else zero, t(ent[1]) if ent else zero,
+             t(klp[0]) if klp else zero, t(klp[1]) if klp else zero,
+             torch.tensor(float(rets.size), dtype=f64, device=dev)]
+            + list(flags)
+        )  # fmt: skip
+        dist.all_reduce(vec, op=dist.ReduceOp.SUM, group=self.group)
+        world = dist.get_world_size(self.group)
+        lens = [torch.zeros(1, dtype=f64, device=dev) for _ in range(world)]
+        dist.all_gather(lens, torch.tensor([float(rets.size)], dtype=f64, device=dev), group=self.group)
+        lens_i = [int(x.item()) for x in lens]
+        longest = max(lens_i)
+        gathered = np.zeros(0, dtype=np.float64)
+        if longest > 0:
+            buf = torch.zeros(longest, dtype=f64, device=dev)
+            buf[: rets.size] = torch.from_numpy(rets).to(dev)
+            parts = [torch.empty(longest, dtype=f64, device=dev) for _ in range(world)]
+            dist.all_gather(parts, buf, group=self.group)
+            gathered = np.concatenate([p[:n].cpu().numpy() for p, n in zip(parts, lens_i)])
+        v = vec.tolist()
+        ent_g = (v[0], v[1]) if v[5] > 0 else None
+        kl_g = (v[2], v[3]) if v[6] > 0 else None
+        return ent_g, kl_g, gathered
+
+    # --- ε as a tensor --------------------------------------------------------------------------
+    @property
+    def epsilon(self) -> float:
+        return float(self.controller.epsilon)
+
+    def epsilon_tensor(self, device: Union[str, torch.device, None] = None,
+                       dtype: torch.dtype = torch.float32) -> Tensor:  # fmt: skip
+        """A persistent 0-d tensor holding ε on ``device``, updated in place by every update():
+        pass it as the loss's ``eps`` inside a compiled step or CUDA graph."""
+        dev = torch.device(device) if device is not None else torch.device("cpu")
+        key = (dev, dtype)
+        t = self._tensors.get(key)
+        if t is None:
+            t = torch.tensor(self.epsilon, dtype=dtype, device=dev)
+            self._tensors[key] = t
+        return t
+
+    def _sync_tensors(self, eps: float) -> None:
+        for t in self._tensors.values():
+            t.fill_(eps)
+
+    # --- pass-through ---------------------------------------------------------------------------
+    @property
+    def diagnostics(self) -> dict[str, float]:
+        return self.controller.diagnostics
+
+    @property
+    def name(self) -> str:
+        return self.controller.name
+
+    @property
+    def config(self) -> dict[str, float]:
+        return self.controller.config
+
+    def state_dict(self) -> dict[str, Any]:
+        """{'controller': name, 'state': bytes}: the core's versioned, checksummed state."""
+        return dict(self.controller.state_dict())
+
+    def load_state_dict(self, state_dict) -> None:
+        """Restores the controller (same type) from state_dict(); ε tensors follow."""
+        self.controller.load_state_dict(dict(state_dict))
+        self._sync_tensors(self.epsilon)
+
+    def __repr__(self) -> str:
+        return f"EpsilonController({self.controller!r})"
+
+
+def _pair_mean(p) -> Optional[float]:
+    if p is None:
+        return None
+    s, c = p
+    s = float(s)
+    c = float(c)
+    return s / c if c > 0 else None

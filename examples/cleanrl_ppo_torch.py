@@ -1,0 +1,306 @@
+"""CleanRL-style PPO (single file) with PPO-BR's adaptive clip range through ppobr_torch.
+
+    PYTHONPATH=adapters python examples/cleanrl_ppo_torch.py --env-id CartPole-v1 --controller ppobr
+    PYTHONPATH=adapters python examples/cleanrl_ppo_torch.py --env-id Pendulum-v1 --controller constant
+
+The loop follows CleanRL's ppo.py (discrete actions) and ppo_continuous_action.py (continuous
+actions), with their default hyper-parameters for each kind of action space; gymnasium >= 1.0.
+Against plain PPO only the lines marked `# PPO-BR` differ: the controller is built, fed the
+rollout's policy entropy and finished-episode returns once per iteration, and the policy loss
+is ppobr_torch's clipped surrogate with that iteration's ε (its statistics accumulate on the
+device and are read once per iteration). `--controller constant` keeps ε fixed at --clip-coef
+(plain PPO through the same code path); `--controller ppobr` adapts it.
+
+It prints one line per iteration and, at the end, a JSON summary (also written to --summary):
+steps, the running average return of the last 100 episodes (`avg_return`), the first step at
+which it reached --solved-at, seconds per iteration, and the time spent in the controller.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from collections import deque
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.optim as optim
+from torch.distributions.categorical import Categorical
+from torch.distributions.normal import Normal
+
+import ppobr_core  # PPO-BR
+import ppobr_torch  # PPO-BR
+
+# CleanRL's defaults: ppo.py for discrete, ppo_continuous_action.py for continuous actions.
+DEFAULTS = {
+    "discrete": dict(total_timesteps=500_000, learning_rate=2.5e-4, num_envs=4, num_steps=128,
+                     num_minibatches=4, update_epochs=4, ent_coef=0.01),
+    "continuous": dict(total_timesteps=1_000_000, learning_rate=3e-4, num_envs=1, num_steps=2048,
+                       num_minibatches=32, update_epochs=10, ent_coef=0.0),
+}  # fmt: skip
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env-id", type=str, default="CartPole-v1")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--torch-deterministic", type=int, default=1)
+    p.add_argument("--cuda", type=int, default=1, help="use CUDA when available")
+    p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
+    p.add_argument("--total-timesteps", type=int, default=None)
+    p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--num-envs", type=int, default=None)
+    p.add_argument("--num-steps", type=int, default=None)
+    p.add_argument("--anneal-lr", type=int, default=1)
+    p.add_argument("--gamma", type=float, default=0.99)
+    p.add_argument("--gae-lambda", type=float, default=0.95)
+    p.add_argument("--num-minibatches", type=int, default=None)
+    p.add_argument("--update-epochs", type=int, default=None)
+    p.add_argument("--norm-adv", type=int, default=1)
+    p.add_argument("--clip-coef", type=float, default=0.2, help="ε0 (and the value-clip range)")
+    p.add_argument("--clip-vloss", type=int, default=1)
+    p.add_argument("--ent-coef", type=float, default=None)
+    p.add_argument("--vf-coef", type=float, default=0.5)
+    p.add_argument("--max-grad-norm", type=float, default=0.5)
+    p.add_argument("--target-kl", type=float, default=None)
+    p.add_argument("--controller", choices=["constant", "ppobr"], default="ppobr")  # PPO-BR
+    p.add_argument("--solved-at", type=float, default=475.0)
+    p.add_argument("--summary", type=str, default=None, help="write the JSON summary here")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args()
+    kind = "discrete" if isinstance(gym.make(args.env_id).action_space, gym.spaces.Discrete) else "continuous"
+    for k, v in DEFAULTS[kind].items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    args.kind = kind
+    args.batch_size = args.num_envs * args.num_steps
+    args.minibatch_size = args.batch_size // args.num_minibatches
+    args.num_iterations = args.total_timesteps // args.batch_size
+    return args
+
+
+def make_env(env_id, gamma, continuous):
+    def thunk():
+        env = gym.make(env_id)
+        env = gym.wrappers.RecordEpisodeStatistics(env)
+        if continuous:
+            env = gym.wrappers.ClipAction(env)
+            env = gym.wrappers.NormalizeObservation(env)
+            env = gym.wrappers.TransformObservation(env, lambda o: np.clip(o, -10, 10), env.observation_space)
+            env = gym.wrappers.NormalizeReward(env, gamma=gamma)
+            env = gym.wrappers.TransformReward(env, lambda r: np.clip(r, -10, 10))
+        return env
+
+    return thunk
+
+
+def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
+    torch.nn.init.orthogonal_(layer.weight, std)
+    torch.nn.init.constant_(layer.bias, bias_const)
+    return layer
+
+
+class Agent(nn.Module):
+    def __init__(self, envs, continuous):
+        super().__init__()
+        obs_dim = int(np.prod(envs.single_observation_space.shape))
+        out = int(np.prod(envs.single_action_space.shape)) if continuous else int(envs.single_action_space.n)
+        self.continuous = continuous
+        self.critic = nn.Sequential(
+            layer_init(nn.Linear(obs_dim, 64)), nn.Tanh(),
+            layer_init(nn.Linear(64, 64)), nn.Tanh(),
+            layer_init(nn.Linear(64, 1), std=1.0),
+        )  # fmt: skip
+        self.actor = nn.Sequential(
+            layer_init(nn.Linear(obs_dim, 64)), nn.Tanh(),
+            layer_init(nn.Linear(64, 64)), nn.Tanh(),
+            layer_init(nn.Linear(64, out), std=0.01),
+        )  # fmt: skip
+        if continuous:
+            self.actor_logstd = nn.Parameter(torch.zeros(1, out))
+
+    def get_value(self, x):
+        return self.critic(x)
+
+    def get_action_and_value(self, x, action=None):
+        if self.continuous:
+            mean = self.actor(x)
+            probs = Normal(mean, self.actor_logstd.expand_as(mean).exp())
+            if action is None:
+                action = probs.sample()
+            return action, probs.log_prob(action).sum(1), probs.entropy().sum(1), self.critic(x)
+        probs = Categorical(logits=self.actor(x))
+        if action is None:
+            action = probs.sample()
+        return action, probs.log_prob(action), probs.entropy(), self.critic(x)
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = bool(args.torch_deterministic)
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    continuous = args.kind == "continuous"
+
+    envs = gym.vector.SyncVectorEnv(
+        [make_env(args.env_id, args.gamma, continuous) for _ in range(args.num_envs)],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,  # gym < 1.0 semantics, as CleanRL
+    )
+    agent = Agent(envs, continuous).to(device)
+    optimizer = optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
+    if args.controller == "ppobr":  # PPO-BR: ε from entropy and reward trend, H_ref = log(n) for n actions
+        h_ref = None if continuous else math.log(envs.single_action_space.n)  # PPO-BR
+        ctl = ppobr_torch.EpsilonController(ppobr_core.PPOBRController(eps0=args.clip_coef, entropy_ref=h_ref))  # PPO-BR
+    else:  # PPO-BR: the same code path with a fixed ε
+        ctl = ppobr_torch.EpsilonController(ppobr_core.ConstantController(args.clip_coef))  # PPO-BR
+
+    obs = torch.zeros((args.num_steps, args.num_envs) + envs.single_observation_space.shape).to(device)
+    actions = torch.zeros((args.num_steps, args.num_envs) + envs.single_action_space.shape).to(device)
+    logprobs = torch.zeros((args.num_steps, args.num_envs)).to(device)
+    entropies = torch.zeros((args.num_steps, args.num_envs)).to(device)  # PPO-BR
+    rewards = torch.zeros((args.num_steps, args.num_envs)).to(device)
+    dones = torch.zeros((args.num_steps, args.num_envs)).to(device)
+    values = torch.zeros((args.num_steps, args.num_envs)).to(device)
+
+    global_step = 0
+    start_time = time.time()
+    next_obs, _ = envs.reset(seed=args.seed)
+    next_obs = torch.Tensor(next_obs).to(device)
+    next_done = torch.zeros(args.num_envs).to(device)
+    recent = deque(maxlen=100)
+    solved_step = None
+    iter_times, ctl_times, eps_trace = [], [], []
+
+    for iteration in range(1, args.num_iterations + 1):
+        t_iter = time.perf_counter()
+        if args.anneal_lr:
+            frac = 1.0 - (iteration - 1.0) / args.num_iterations
+            optimizer.param_groups[0]["lr"] = frac * args.learning_rate
+
+        finished = []  # PPO-BR: returns of the episodes that ended in this rollout
+        for step in range(0, args.num_steps):
+            global_step += args.num_envs
+            obs[step] = next_obs
+            dones[step] = next_done
+            with torch.no_grad():
+                action, logprob, entropy, value = agent.get_action_and_value(next_obs)
+                values[step] = value.flatten()
+            actions[step] = action
+            logprobs[step] = logprob
+            entropies[step] = entropy  # PPO-BR
+            next_obs, reward, terminations, truncations, infos = envs.step(action.cpu().numpy())
+            next_done = np.logical_or(terminations, truncations)
+            rewards[step] = torch.tensor(reward).to(device).view(-1)
+            next_obs, next_done = torch.Tensor(next_obs).to(device), torch.Tensor(next_done).to(device)
+            if "final_info" in infos and "episode" in infos["final_info"]:
+                ep = infos["final_info"]["episode"]
+                for r in ep["r"][infos["final_info"]["_episode"]]:
+                    finished.append(float(r))
+                    recent.append(float(r))
+                    if solved_step is None and len(recent) == recent.maxlen and np.mean(recent) >= args.solved_at:
+                        solved_step = global_step
+
+        t_ctl = time.perf_counter()  # PPO-BR
+        eps = ctl.update(entropies, finished)  # PPO-BR: once per rollout, before the epochs
+        ctl_times.append(time.perf_counter() - t_ctl)
+
+        with torch.no_grad():
+            next_value = agent.get_value(next_obs).reshape(1, -1)
+            advantages = torch.zeros_like(rewards).to(device)
+            lastgaelam = 0
+            for t in reversed(range(args.num_steps)):
+                if t == args.num_steps - 1:
+                    nextnonterminal = 1.0 - next_done
+                    nextvalues = next_value
+                else:
+                    nextnonterminal = 1.0 - dones[t + 1]
+                    nextvalues = values[t + 1]
+                delta = rewards[t] + args.gamma * nextvalues * nextnonterminal - values[t]
+                advantages[t] = lastgaelam = delta + args.gamma * args.gae_lambda * nextnonterminal * lastgaelam
+            returns = advantages + values
+
+        b_obs = obs.reshape((-1,) + envs.single_observation_space.shape)
+        b_logprobs = logprobs.reshape(-1)
+        b_actions = actions.reshape((-1,) + envs.single_action_space.shape)
+        b_advantages = advantages.reshape(-1)
+        b_returns = returns.reshape(-1)
+        b_values = values.reshape(-1)
+
+        b_inds = np.arange(args.batch_size)
+        stats = ppobr_torch.StatsAccumulator()  # PPO-BR: clip fraction, KL, ... on the device
+        for epoch in range(args.update_epochs):
+            np.random.shuffle(b_inds)
+            for start in range(0, args.batch_size, args.minibatch_size):
+                mb_inds = b_inds[start : start + args.minibatch_size]
+                mb_actions = b_actions[mb_inds] if continuous else b_actions.long()[mb_inds]
+                _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb_inds], mb_actions)
+
+                mb_advantages = b_advantages[mb_inds]
+                if args.norm_adv:
+                    mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
+
+                # PPO-BR: the clipped surrogate (and its statistics) with this iteration's ε
+                out = ppobr_torch.clipped_surrogate_loss(newlogprob, b_logprobs[mb_inds], mb_advantages, eps)
+                pg_loss = out.loss  # PPO-BR
+                stats.add(out)  # PPO-BR
+
+                newvalue = newvalue.view(-1)
+                if args.clip_vloss:
+                    v_loss_unclipped = (newvalue - b_returns[mb_inds]) ** 2
+                    v_clipped = b_values[mb_inds] + torch.clamp(
+                        newvalue - b_values[mb_inds], -args.clip_coef, args.clip_coef
+                    )
+                    v_loss_clipped = (v_clipped - b_returns[mb_inds]) ** 2
+                    v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
+                else:
+                    v_loss = 0.5 * ((newvalue - b_returns[mb_inds]) ** 2).mean()
+
+                entropy_loss = entropy.mean()
+                loss = pg_loss - args.ent_coef * entropy_loss + v_loss * args.vf_coef
+
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
+                optimizer.step()
+
+            if args.target_kl is not None and out.stats()["kl_k3"] > args.target_kl:
+                break
+
+        s = stats.compute()  # PPO-BR: one host transfer per iteration
+        iter_times.append(time.perf_counter() - t_iter)
+        eps_trace.append(eps)
+        if not args.quiet:
+            avg = np.mean(recent) if recent else float("nan")
+            print(f"iter={iteration} step={global_step} eps={eps:.4f} avg_return={avg:.1f} "
+                  f"clipfrac={s['clip_fraction']:.3f} kl_k3={s['kl_k3']:.5f} "
+                  f"SPS={int(global_step / (time.time() - start_time))}", flush=True)  # fmt: skip
+
+    envs.close()
+    steady = iter_times[1:] or iter_times
+    summary = {
+        "env_id": args.env_id, "controller": args.controller, "seed": args.seed,
+        "steps": global_step, "iterations": len(iter_times),
+        "avg_return": float(np.mean(recent)) if recent else None,
+        "episodes_in_avg": len(recent), "solved_at": args.solved_at, "solved_step": solved_step,
+        "sec_per_iter_mean": float(np.mean(steady)), "sec_per_iter_median": float(np.median(steady)),
+        "controller_sec_per_iter": float(np.mean(ctl_times)),
+        "controller_share_of_iter": float(np.mean(ctl_times) / np.mean(steady)),
+        "eps_min": float(min(eps_trace)), "eps_max": float(max(eps_trace)),
+        "eps_mean": float(np.mean(eps_trace)), "wall_s": time.time() - start_time,
+    }  # fmt: skip
+    print(json.dumps(summary))
+    if args.summary:
+        with open(args.summary, "w") as f:
+            json.dump(summary, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

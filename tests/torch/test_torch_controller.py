@@ -1,0 +1,116 @@
+"""EpsilonController: the core controllers behind a tensor-friendly, checkpointable wrapper."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch_helpers import batch
+
+import ppobr_core
+import ppobr_torch as pt
+
+
+def _signals(n_iters=12, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for it in range(n_iters):
+        ent = rng.random(256) * 1.1 * (1 - it / (2 * n_iters))
+        rets = list(rng.normal(100 + 10 * it, 5, size=rng.integers(0, 4)))
+        kl = float(abs(rng.normal(0.01, 0.01)))
+        out.append((ent, rets, kl))
+    return out
+
+
+CONTROLLERS = {
+    "ppobr": lambda: ppobr_core.PPOBRController(window=4, entropy_ref=math.log(3)),
+    "ppobr-progress": lambda: ppobr_core.PPOBRController(window=6, psi_mode="progress"),
+    "constant": lambda: ppobr_core.ConstantController(0.15),
+    "linear": lambda: ppobr_core.LinearDecayController(0.3, 0.05, total_updates=8),
+    "kl": lambda: ppobr_core.KLAdaptiveController(kl_target=0.01),
+}
+
+
+@pytest.mark.parametrize("name", list(CONTROLLERS))
+def test_same_eps_sequence_as_the_core_for_tensors_and_floats(name):
+    ref = CONTROLLERS[name]()
+    wrapped = {
+        "floats": pt.EpsilonController(CONTROLLERS[name]()),
+        "0-d tensors": pt.EpsilonController(CONTROLLERS[name]()),
+        "per-step tensors": pt.EpsilonController(CONTROLLERS[name]()),
+    }
+    for ent, rets, kl in _signals():
+        # the wrapper's mean of per-step values: float64 sum / count (torch's summation order)
+        mean = float(torch.from_numpy(ent).sum(dtype=torch.float64)) / ent.size
+        want = ref.update(mean, rets, kl=kl)
+        got = {
+            "floats": wrapped["floats"].update(mean, rets, kl=kl),
+            "0-d tensors": wrapped["0-d tensors"].update(
+                torch.tensor(mean, dtype=torch.float64), torch.tensor(rets), kl=torch.tensor(kl, dtype=torch.float64)
+            ),
+            "per-step tensors": wrapped["per-step tensors"].update(
+                torch.from_numpy(ent), np.array(rets), kl=torch.tensor([kl], dtype=torch.float64)
+            ),
+        }
+        for how, eps in got.items():
+            assert eps == want, how  # bit-identical
+    for w in wrapped.values():
+        assert w.epsilon == ref.epsilon
+        assert w.diagnostics == ref.diagnostics
+        assert w.name == ref.name
+
+
+def test_default_is_ppobr_and_bad_controller():
+    assert pt.EpsilonController().name == ppobr_core.PPOBRController().name
+    with pytest.raises(TypeError, match="controller"):
+        pt.EpsilonController(0.2)
+
+
+def test_checkpoint_round_trip_with_torch_save_weights_only():
+    ctl = pt.EpsilonController(ppobr_core.PPOBRController(window=4, entropy_ref=1.2))
+    sig = _signals(16, seed=3)
+    for ent, rets, _ in sig[:8]:
+        ctl.update(torch.from_numpy(ent), rets)
+    buf = io.BytesIO()
+    torch.save({"eps_controller": ctl.state_dict()}, buf)
+    buf.seek(0)
+    state = torch.load(buf, weights_only=True)["eps_controller"]
+    restored = pt.EpsilonController(ppobr_core.PPOBRController())
+    t = restored.epsilon_tensor()
+    restored.load_state_dict(state)
+    assert restored.epsilon == ctl.epsilon and t.item() == pytest.approx(ctl.epsilon)
+    for ent, rets, _ in sig[8:]:
+        assert restored.update(torch.from_numpy(ent), rets) == ctl.update(torch.from_numpy(ent), rets)
+    with pytest.raises(ppobr_core.InvalidArgumentError):
+        pt.EpsilonController(ppobr_core.ConstantController()).load_state_dict(state)
+
+
+def test_epsilon_tensor_is_updated_in_place():
+    ctl = pt.EpsilonController(ppobr_core.LinearDecayController(0.3, 0.1, total_updates=4))
+    t32 = ctl.epsilon_tensor()
+    t64 = ctl.epsilon_tensor(dtype=torch.float64)
+    ptr = t32.data_ptr()
+    assert ctl.epsilon_tensor() is t32
+    for _ in range(5):
+        eps = ctl.update(0.5)
+        assert t32.data_ptr() == ptr
+        assert t64.item() == eps and t32.item() == pytest.approx(eps)
+
+
+def test_non_finite_entropy_leaves_eps_unchanged_and_accumulator_entropy():
+    ctl = pt.EpsilonController(ppobr_core.PPOBRController(window=4, entropy_ref=1.0))
+    e1 = ctl.update(torch.tensor(0.4))
+    assert ctl.update(torch.tensor(float("nan")), [1.0, float("inf")]) == e1
+    # the entropy a StatsAccumulator collected (the update epochs' minibatches) can feed it too
+    lpn, lpo, adv, ent = batch(400, seed=2)
+    acc = pt.StatsAccumulator()
+    for i in range(4):
+        s = slice(100 * i, 100 * i + 100)
+        acc.add(pt.clipped_surrogate_loss(lpn[s], lpo[s], adv[s], 0.2, entropy=ent[s]))
+    ref = ppobr_core.PPOBRController(window=4, entropy_ref=1.0)
+    ref.update(0.4)
+    ref.update(float("nan"), [1.0, float("inf")])
+    assert ctl.update(acc) == pytest.approx(ref.update(ent.mean().item()), rel=1e-12)
