@@ -12,6 +12,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from fdlibm import fdlibm_tanh
+
 STAT_NAMES = (
     "entropy",
     "ratio_mean",
@@ -286,8 +288,8 @@ class RefPPOBR:
             zz = self.z_of(self.window_returns())
             if math.isfinite(zz):  # overflowing window statistics: reward signal unavailable
                 z = zz
-                psi = 1.0 - math.tanh(abs(z)) if self.psi_mode == "plateau" else _clamp01(z)
-        eps = self.eps0 * (1.0 + self.lambda1 * math.tanh(phi) - self.lambda2 * math.tanh(psi))
+                psi = 1.0 - fdlibm_tanh(abs(z)) if self.psi_mode == "plateau" else _clamp01(z)
+        eps = self.eps0 * (1.0 + self.lambda1 * fdlibm_tanh(phi) - self.lambda2 * fdlibm_tanh(psi))
         eps = min(max(eps, self.eps_min), self.eps_max)
         self.epsilon = eps
         self.updates += 1

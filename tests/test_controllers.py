@@ -1,7 +1,7 @@
 """The clip-range controllers against the pure-Python references of tests/reference.py.
 
-PPO-BR is compared bit for bit in float64 (the reference uses math.tanh, the same libm tanh
-that std::tanh calls, and the order of operations documented in controllers.hpp / .cpp).
+PPO-BR is compared bit for bit in float64 (the reference uses fdlibm_tanh, the portable tanh
+of cpp/src/portable_tanh.hpp, and the order of operations documented in controllers.hpp / .cpp).
 """
 
 import copy
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import ppobr_core as pc
+from fdlibm import fdlibm_tanh
 from reference import RefKLAdaptive, RefLinearDecay, RefPPOBR, dict_bits, float_bits
 
 PPOBR_DIAG_KEYS = ["epsilon", "phi", "psi", "entropy", "z", "entropy_ref", "num_returns", "updates",
@@ -135,7 +136,7 @@ def test_ppobr_warmup_has_no_contraction():
         assert d["psi"] == 0 and d["z"] == 0 and d["num_returns"] == i + 1
         phi = min(max(H / 2.0, 0.0), 1.0)
         assert d["phi"] == phi
-        assert eps == min(max(0.2 * (1.0 + 0.5 * math.tanh(phi) - 0.3 * math.tanh(0.0)), 0.14), 0.3)
+        assert eps == min(max(0.2 * (1.0 + 0.5 * fdlibm_tanh(phi) - 0.3 * fdlibm_tanh(0.0)), 0.14), 0.3)
     c.update(1.0, [4.0])  # the window is full: contraction starts
     assert c.diagnostics["num_returns"] == 5 and c.diagnostics["z"] != 0
 
@@ -147,14 +148,14 @@ def test_ppobr_hand_computed_window2():
     z = 2.0 / (1.0 + 1e-8 * 3.0)
     d = c.diagnostics
     assert d["z"] == z
-    assert d["psi"] == 1.0 - math.tanh(z)
+    assert d["psi"] == 1.0 - fdlibm_tanh(z)
     assert d["phi"] == 0.5
-    assert eps == 0.2 * (1.0 + 0.5 * math.tanh(0.5) - 0.3 * math.tanh(1.0 - math.tanh(z)))
+    assert eps == 0.2 * (1.0 + 0.5 * fdlibm_tanh(0.5) - 0.3 * fdlibm_tanh(1.0 - fdlibm_tanh(z)))
     # progress mode: psi = clip(z, 0, 1) = 1 for rising returns, 0 for falling ones
     p = pc.PPOBRController(window=2, entropy_ref=1.0, psi_mode="progress")
     p.update(0.5, [1.0, 3.0])
     assert p.diagnostics["psi"] == 1.0
-    assert p.epsilon == max(0.2 * (1.0 + 0.5 * math.tanh(0.5) - 0.3 * math.tanh(1.0)), 0.2 * 0.7)
+    assert p.epsilon == max(0.2 * (1.0 + 0.5 * fdlibm_tanh(0.5) - 0.3 * fdlibm_tanh(1.0)), 0.2 * 0.7)
     p.update(0.5, [0.0])  # window [3, 0]: falling
     assert p.diagnostics["z"] < 0 and p.diagnostics["psi"] == 0.0
 
@@ -178,7 +179,7 @@ def test_ppobr_constant_returns_plateau():
     eps = c.update(1.0, [7.0] * 4)
     d = c.diagnostics
     assert d["z"] == 0.0 and d["psi"] == 1.0 and d["phi"] == 1.0
-    assert eps == 0.2 * (1.0 + 0.5 * math.tanh(1.0) - 0.3 * math.tanh(1.0))
+    assert eps == 0.2 * (1.0 + 0.5 * fdlibm_tanh(1.0) - 0.3 * fdlibm_tanh(1.0))
 
 
 def test_ppobr_entropy_ref_first_observed():

@@ -58,6 +58,7 @@
 
 #include "ppobr/controllers.hpp"
 #include "ppobr/errors.hpp"
+#include "portable_tanh.hpp"
 
 // Forbid contraction of a * b + c into a fused multiply-add: it would change the last bit
 // of epsilon on FMA-capable targets (aarch64, x86-64 with -mfma) and break the bit-exact
@@ -226,13 +227,13 @@ double update(const PPOBRConfig& c, PPOBRState& s, const Observation& obs) {
     const double zz = (mean_new - mean_old) / (sd + 1e-8 * (1.0 + std::fabs(mean)));
     if (std::isfinite(zz)) {
       z = zz;
-      psi = c.psi_mode == PsiMode::Plateau ? 1.0 - std::tanh(std::fabs(z)) : clamp01(z);
+      psi = c.psi_mode == PsiMode::Plateau ? 1.0 - detail::portable_tanh(std::fabs(z)) : clamp01(z);
     }
   }
 
   // 6. epsilon.
-  const double expand = 1.0 + c.lambda1 * std::tanh(phi);
-  const double contract = c.lambda2 * std::tanh(psi);
+  const double expand = 1.0 + c.lambda1 * detail::portable_tanh(phi);
+  const double contract = c.lambda2 * detail::portable_tanh(psi);
   const double eps = clip(c.eps0 * (expand - contract), eps_min_of(c), eps_max_of(c));
 
   // 7. Commit.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "../src/portable_tanh.hpp"
 #include "ppobr/controllers.hpp"
 #include "ppobr/errors.hpp"
 
@@ -121,10 +122,10 @@ struct RefPPOBR {
       double zz = (mn - mo) / (std::sqrt(ss / (double)k) + 1e-8 * (1.0 + std::fabs(m)));
       if (std::isfinite(zz)) {
         z = zz;
-        psi = c.psi_mode == PsiMode::Plateau ? 1.0 - std::tanh(std::fabs(z)) : std::min(1.0, std::max(0.0, z));
+        psi = c.psi_mode == PsiMode::Plateau ? 1.0 - ppobr::detail::portable_tanh(std::fabs(z)) : std::min(1.0, std::max(0.0, z));
       }
     }
-    double e = c.eps0 * ((1.0 + c.lambda1 * std::tanh(phi)) - c.lambda2 * std::tanh(psi));
+    double e = c.eps0 * ((1.0 + c.lambda1 * ppobr::detail::portable_tanh(phi)) - c.lambda2 * ppobr::detail::portable_tanh(psi));
     eps = std::min(std::max(e, lo()), hi());
     ++updates;
     return true;
@@ -308,16 +309,16 @@ TEST(ppobr_window2_hand_computed) {
   const double z = 2.0 / (1.0 + 3e-8);
   CHECK_NEAR(ctl.state().last_z, 1.99999994, 1e-12);
   CHECK_NEAR(ctl.state().last_z, z, 1e-15);
-  const double psi = 1.0 - std::tanh(z);  // 0.0359724...
+  const double psi = 1.0 - ppobr::detail::portable_tanh(z);  // 0.0359724...
   CHECK_NEAR(ctl.state().last_psi, 0.035972430, 1e-8);
-  CHECK_NEAR(e, 0.2 * (1.0 + 0.5 * std::tanh(1.0) - 0.3 * std::tanh(psi)), 1e-15);
+  CHECK_NEAR(e, 0.2 * (1.0 + 0.5 * ppobr::detail::portable_tanh(1.0) - 0.3 * ppobr::detail::portable_tanh(psi)), 1e-15);
   // progress mode: psi = clip(z, 0, 1) = 1
   c.psi_mode = PsiMode::Progress;
   PPOBRController p(c);
   std::vector<double> r12 = {1.0, 3.0};
   e = p.update(obs_of(1.0, r12));
   CHECK(p.state().last_psi == 1.0);
-  CHECK_NEAR(e, 0.2 * (1.0 + 0.5 * std::tanh(1.0) - 0.3 * std::tanh(1.0)), 1e-15);
+  CHECK_NEAR(e, 0.2 * (1.0 + 0.5 * ppobr::detail::portable_tanh(1.0) - 0.3 * ppobr::detail::portable_tanh(1.0)), 1e-15);
   // falling returns: progress psi = 0, plateau psi the same as for rising
   PPOBRController p2(c);
   std::vector<double> r21 = {3.0, 1.0};
@@ -344,7 +345,7 @@ TEST(ppobr_window3_hand_computed) {
   std::vector<double> same = {5.0, 5.0, 5.0};
   double e = k.update(obs_of(2.0, same));
   CHECK(k.state().last_z == 0.0 && k.state().last_psi == 1.0);
-  CHECK_NEAR(e, 0.2 * (1.0 + 0.5 * std::tanh(1.0) - 0.3 * std::tanh(1.0)), 1e-15);
+  CHECK_NEAR(e, 0.2 * (1.0 + 0.5 * ppobr::detail::portable_tanh(1.0) - 0.3 * ppobr::detail::portable_tanh(1.0)), 1e-15);
 }
 
 TEST(ppobr_window10_11_against_reference_sequences) {
@@ -370,7 +371,7 @@ TEST(ppobr_warmup) {
       ctl.update(obs_of(0.7, r));
       CHECK(ctl.state().last_psi == 0.0 && ctl.state().last_z == 0.0);
       CHECK(ctl.state().count == i + 1);
-      CHECK(ctl.epsilon() == 0.2 * (1.0 + 0.5 * std::tanh(0.7)));
+      CHECK(ctl.epsilon() == 0.2 * (1.0 + 0.5 * ppobr::detail::portable_tanh(0.7)));
     }
     std::vector<double> r = {1e6};
     ctl.update(obs_of(0.7, r));
@@ -429,7 +430,7 @@ TEST(ppobr_overflowing_returns_stay_bounded) {
     std::vector<double> r2 = {1e308, 1e308, 1e308, 1e308};  // sum overflows to +Inf
     e = ctl.update(obs_of(0.5, r2));
     CHECK(ctl.state().last_z == 0.0 && ctl.state().last_psi == 0.0);
-    CHECK(e == 0.2 * (1.0 + 0.5 * std::tanh(0.5)));
+    CHECK(e == 0.2 * (1.0 + 0.5 * ppobr::detail::portable_tanh(0.5)));
   }
   // entropy differences that overflow
   PPOBRConfig f;

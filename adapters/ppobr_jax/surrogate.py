@@ -1,0 +1,330 @@
+"""PPO's clipped surrogate as a jnp function with the core's semantics and statistics.
+
+With d = logp_new - logp_old, r = exp(d), weights w (the mask; 1 if absent) and
+clip(r) = clamp(r, 1 - eps_low, 1 + eps_high)   (cpp/include/ppobr/surrogate.hpp):
+
+    obj_i = min(r_i A_i, clip(r_i) A_i)           dual-clip c: obj_i = max(obj_i, min(c A_i, 0))
+    loss  = -sum_i s_i obj_i                       s_i from the aggregation:
+        "token-mean"           s_i = w_i / sum_j w_j
+        "seq-mean-token-mean"  s_i = w_i / (W_seq(i) S)
+        "seq-mean-token-sum"   s_i = w_i / S       (S: sequences with positive weight)
+    d loss / d logp_new_i = -s_i A_i r_i where the unclipped term is selected (ties: unclipped)
+                            and dual-clip does not bind; else 0.
+
+Sequences are the rows of 2-D [batch, tokens] input, or given by 1-D ``segment_ids``.
+Samples with w = 0 contribute nothing (not even NaN from an extreme log-ratio).
+
+Statistics come back as (sum, count) vectors in ``STAT_NAMES`` order (float64 when x64 is
+enabled, else float32): weighted sums, and the total weight behind each (ratio_min / ratio_max
+hold the min / max over samples with w > 0 in ``sums``). With ``axis_name`` the sums and counts
+are added over that axis (all_gather + a sum in axis order: bit-identical on every device) and
+the min / max reduced with pmin / pmax, so controller inputs taken from them (e.g. kl for the
+KL-adaptive controller) are the same on every device. The loss stays the device's own.
+
+ε (``eps`` or ``eps_low`` / ``eps_high``) may be a traced value: a new ε never retraces.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Optional
+
+import numpy as np
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ppobr_jax._errors import InvalidArgumentError
+from ppobr_jax.collectives import Mean, allreduce_max, allreduce_min, allreduce_sum
+
+Array = Any
+
+STAT_NAMES = (
+    "entropy",
+    "ratio_mean",
+    "ratio_min",
+    "ratio_max",
+    "clip_fraction",
+    "clip_fraction_low",
+    "clip_fraction_high",
+    "dual_clip_fraction",
+    "kl_k1",
+    "kl_k2",
+    "kl_k3",
+)
+NUM_STATS = len(STAT_NAMES)
+_INDEX = {k: i for i, k in enumerate(STAT_NAMES)}
+RATIO_MIN, RATIO_MAX = _INDEX["ratio_min"], _INDEX["ratio_max"]
+AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum")
+
+
+class SurrogateStats(NamedTuple):
+    """Statistics as (sum, count) vectors in STAT_NAMES order (a pytree: jit / vmap friendly)."""
+
+    sums: Array
+    counts: Array
+
+    def means(self) -> Array:
+        """[11] weighted means (ratio_min / max: the value); NaN where the count is 0."""
+        m = self.sums / self.counts
+        m = m.at[..., RATIO_MIN].set(self.sums[..., RATIO_MIN])
+        m = m.at[..., RATIO_MAX].set(self.sums[..., RATIO_MAX])
+        return jnp.where(self.counts > 0, m, jnp.nan)
+
+    def mean(self, name: str) -> Array:
+        """One statistic's mean, by name (e.g. ``stats.mean("kl_k3")``)."""
+        return self.means()[..., _INDEX[name]]
+
+    def pair(self, name: str) -> Mean:
+        """One statistic as a Mean(sum, count): feed it to a controller (e.g. kl=...)."""
+        i = _INDEX[name]
+        return Mean(self.sums[..., i], self.counts[..., i])
+
+    def as_dict(self) -> dict:
+        """{name: mean} (arrays; call jax.device_get on it once per iteration)."""
+        m = self.means()
+        return {k: m[..., i] for i, k in enumerate(STAT_NAMES)}
+
+
+class SurrogateOutput(NamedTuple):
+    """(loss, stats): usable directly as ``jax.value_and_grad(f, has_aux=True)``'s output."""
+
+    loss: Array
+    stats: SurrogateStats
+
+
+def _concrete(x) -> Optional[float]:
+    """x as a float if it is a concrete (non-traced) scalar, else None."""
+    try:
+        return float(x)
+    except (TypeError, jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+        return None
+    except Exception:
+        return None
+
+
+def choose_eps(eps, eps_low, eps_high):
+    """(eps_low, eps_high) from the symmetric or asymmetric arguments (the core's rules)."""
+    if eps is not None:
+        if eps_low is not None or eps_high is not None:
+            raise InvalidArgumentError("eps: give either eps (symmetric) or eps_low and eps_high, "
+                                       "not both", "eps")  # fmt: skip
+        lo = hi = eps
+    elif eps_low is not None and eps_high is not None:
+        lo, hi = eps_low, eps_high
+    elif eps_low is not None:
+        raise InvalidArgumentError("eps_high: eps_low was given without eps_high", "eps_high")
+    elif eps_high is not None:
+        raise InvalidArgumentError("eps_low: eps_high was given without eps_low", "eps_low")
+    else:
+        raise InvalidArgumentError("eps: the clip range is required: pass eps, or eps_low and "
+                                   "eps_high", "eps")  # fmt: skip
+    for name, v in (("eps_low", lo), ("eps_high", hi)):
+        c = _concrete(v)
+        if c is None:
+            continue
+        if not np.isfinite(c) or c < 0.0 or (name == "eps_low" and c >= 1.0):
+            rule = "finite and in [0, 1)" if name == "eps_low" else "finite and >= 0"
+            raise InvalidArgumentError(f"{name}: must be {rule}, got {c!r}", name)
+    return lo, hi
+
+
+def _check_inputs(logp_new, logp_old, advantages, entropy, mask, segment_ids, aggregation,
+                  dual_clip):  # fmt: skip
+    if aggregation not in AGGREGATIONS:
+        raise InvalidArgumentError(f"aggregation: unknown aggregation {aggregation!r}; expected "
+                                   f"one of {AGGREGATIONS}", "aggregation")  # fmt: skip
+    if logp_new.ndim not in (1, 2):
+        raise InvalidArgumentError("logp_new: expected a 1-D [batch] or 2-D [batch, tokens] "
+                                   f"array, got {logp_new.ndim} dimensions", "logp_new")  # fmt: skip
+    if logp_new.size == 0:
+        raise InvalidArgumentError(f"logp_new: empty batch {logp_new.shape}", "logp_new")
+    if logp_new.dtype not in (jnp.float32, jnp.float64):
+        raise TypeError(f"logp_new: expected a float32 or float64 array, got {logp_new.dtype}")
+    for name, a in (("logp_old", logp_old), ("advantages", advantages), ("entropy", entropy),
+                    ("mask", mask)):  # fmt: skip
+        if a is None:
+            continue
+        if a.shape != logp_new.shape:
+            raise InvalidArgumentError(f"{name}: shape {a.shape} does not match logp_new's "
+                                       f"{logp_new.shape}", name)  # fmt: skip
+        if name != "mask" and a.dtype != logp_new.dtype:
+            raise TypeError(f"{name}: dtype {a.dtype} differs from logp_new's {logp_new.dtype}; "
+                            "pass all float inputs in one dtype")  # fmt: skip
+    if segment_ids is not None and aggregation != "token-mean":
+        if logp_new.ndim != 1 or segment_ids.shape != logp_new.shape:
+            raise InvalidArgumentError("segment_ids: expected a 1-D integer array as long as a 1-D "
+                                       "logp_new (for 2-D [batch, tokens] input the rows are the "
+                                       "sequences)", "segment_ids")  # fmt: skip
+        if not jnp.issubdtype(segment_ids.dtype, jnp.integer):
+            raise TypeError(f"segment_ids: expected an integer array, got {segment_ids.dtype}")
+    if dual_clip is not None:
+        c = _concrete(dual_clip)
+        if c is not None and not (np.isfinite(c) and c > 1.0):
+            raise InvalidArgumentError(f"dual_clip: must be > 1 (or None to disable), got {c!r}",
+                                       "dual_clip")  # fmt: skip
+
+
+def stats_dtype():
+    return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+
+
+def jnp_surrogate(logp_new, logp_old, advantages, eps_low, eps_high, dual_clip=None, entropy=None,
+                  mask=None, segment_ids=None, num_segments=None, aggregation="token-mean",
+                  axis_name=None) -> SurrogateOutput:  # fmt: skip
+    """The loss and statistics in jnp (no validation; see :func:`clipped_surrogate`)."""
+    T = logp_new.dtype
+    acc = stats_dtype()
+    lo = 1.0 - jnp.asarray(eps_low, T)
+    hi = 1.0 + jnp.asarray(eps_high, T)
+    A = advantages
+    if mask is None:
+        w = None
+        wpos = None
+        d = logp_new - logp_old
+    else:
+        w = jnp.asarray(mask).astype(T)
+        wpos = w > 0
+        d = jnp.where(wpos, logp_new - logp_old, jnp.zeros((), T))  # masked-out: r = 1
+    # branch selection on values (no gradient): the core's rules
+    dd = lax.stop_gradient(d)
+    rs = jnp.exp(dd)
+    As = lax.stop_gradient(A)
+    zero = jnp.zeros((), T)
+    rA_v = jnp.where(As == 0, zero, rs * As)  # A == 0: objective 0 even if r = inf
+    rc = jnp.clip(rs, lo, hi)
+    sel = rA_v <= rc * As  # ties count as unclipped
+    if dual_clip is not None:
+        c = jnp.asarray(dual_clip, T)
+        obj_v = jnp.minimum(rA_v, rc * As)
+        dual = obj_v < jnp.minimum(c * As, zero)
+    else:
+        c = None
+        dual = jnp.zeros(rs.shape, bool)
+    unclipped = sel & ~dual & (As != 0)
+    # the differentiable objective: r A where the unclipped term is selected (its exp taken of a
+    # log-ratio set to 0 elsewhere, so an overflowing ratio never turns a zero gradient into NaN),
+    # clip(r) A (constant in logp) or min(c A, 0) elsewhere
+    r_g = jnp.exp(jnp.where(unclipped, d, zero))
+    other = rc * A
+    if c is not None:
+        other = jnp.where(dual, jnp.minimum(c * A, zero), other)
+    obj = jnp.where(unclipped, r_g * A, other)
+    wobj = obj if w is None else w * obj
+    if w is not None:
+        wobj = jnp.where(wpos, wobj, jnp.zeros((), T))
+
+    # loss
+    if w is None:
+        W = jnp.asarray(float(logp_new.size), T)
+        wsum_acc = jnp.asarray(float(logp_new.size), acc)
+    else:
+        W = jnp.sum(w)
+        wsum_acc = jnp.sum(w.astype(acc))
+    if aggregation == "token-mean":
+        loss = -(jnp.sum(wobj) / W)
+    else:
+        wv = jnp.ones(obj.shape, T) if w is None else w
+        if logp_new.ndim == 2:
+            per_seq = jnp.sum(wobj, axis=1)
+            wseq = jnp.sum(wv, axis=1)
+        elif segment_ids is not None:
+            if num_segments is None:
+                try:
+                    num_segments = int(np.max(np.asarray(segment_ids))) + 1
+                except Exception as e:  # traced ids
+                    raise ValueError("num_segments: needed when segment_ids is traced (under jit); "
+                                     "pass num_segments = max id + 1") from e  # fmt: skip
+            seg = jnp.asarray(segment_ids)
+            per_seq = jax.ops.segment_sum(wobj, seg, num_segments=num_segments)
+            wseq = jax.ops.segment_sum(wv, seg, num_segments=num_segments)
+        else:  # a 1-D batch without ids: one sequence
+            per_seq = jnp.sum(wobj).reshape(1)
+            wseq = jnp.sum(wv).reshape(1)
+        nonempty = wseq > 0
+        S = jnp.sum(nonempty).astype(T)
+        if aggregation == "seq-mean-token-mean":
+            per_seq = per_seq / jnp.where(nonempty, wseq, jnp.ones((), T))
+        per_seq = jnp.where(nonempty, per_seq, jnp.zeros((), T))
+        loss = -(jnp.sum(per_seq) / S)
+
+    # statistics (no gradient), weighted sums in `acc`
+    below = rs < lo
+    above = rs > hi
+    rows = [
+        lax.stop_gradient(entropy) if entropy is not None else jnp.zeros(rs.shape, T),
+        rs,
+        below | above,
+        below & (As < 0),
+        above & (As > 0),
+        dual,
+        -dd,
+        0.5 * dd * dd,
+        jnp.expm1(dd) - dd,
+    ]
+    if w is not None:
+        wa = jnp.where(wpos, w, jnp.zeros((), T)).astype(acc)
+        s9 = jnp.stack([jnp.sum(wa * x.astype(acc)) for x in rows])
+    else:
+        s9 = jnp.stack([jnp.sum(x.astype(acc)) for x in rows])
+    if w is not None:
+        inf = jnp.asarray(np.inf, T)
+        rmin = jnp.min(jnp.where(wpos, rs, inf))
+        rmax = jnp.max(jnp.where(wpos, rs, -inf))
+    else:
+        rmin, rmax = jnp.min(rs), jnp.max(rs)
+    sums = jnp.concatenate([s9[0:2], jnp.stack([rmin, rmax]).astype(acc), s9[2:]])
+    present = np.ones(NUM_STATS)
+    if entropy is None:
+        present[_INDEX["entropy"]] = 0.0
+    counts = wsum_acc * jnp.asarray(present, acc)
+    if axis_name is not None:
+        mn = allreduce_min(sums[RATIO_MIN], axis_name)
+        mx = allreduce_max(sums[RATIO_MAX], axis_name)
+        sums = allreduce_sum(sums, axis_name).at[RATIO_MIN].set(mn).at[RATIO_MAX].set(mx)
+        counts = allreduce_sum(counts, axis_name)
+    return SurrogateOutput(loss, SurrogateStats(lax.stop_gradient(sums), lax.stop_gradient(counts)))
+
+
+def clipped_surrogate(logp_new, logp_old, advantages, eps=None, *, eps_low=None, eps_high=None,
+                      dual_clip=None, entropy=None, mask=None, segment_ids=None, num_segments=None,
+                      aggregation="token-mean", axis_name=None, impl="jnp") -> SurrogateOutput:  # fmt: skip
+    """PPO's clipped surrogate loss and statistics (ppobr_core.clipped_surrogate's semantics).
+
+    Returns :class:`SurrogateOutput` ``(loss, stats)``: ``jax.value_and_grad(loss_fn,
+    has_aux=True)`` works on a function returning it. ``eps`` / ``eps_low`` / ``eps_high`` may be
+    traced scalars (no retrace when they change); ``dual_clip`` c > 1 or None; ``entropy``
+    (statistics only), ``mask`` (bool or weights >= 0), ``segment_ids`` (+ ``num_segments``,
+    static, required under jit) for the seq-* aggregations of 1-D input.
+
+    ``axis_name``: reduce the statistics over that mapped axis (see the module docstring).
+    ``impl``: "jnp" (pure jnp; differentiable in every float input), "ffi" (the fused C++
+    kernel through the XLA FFI, CPU only; see ppobr_jax.ffi_available()) or "auto" (the FFI
+    kernel when available and the inputs are on the CPU, else jnp).
+
+    Unlike the NumPy API this does not check values (NaN inputs, negative or all-zero masks):
+    under jit there is no way to raise. Shapes, dtypes and static options are checked.
+    """
+    logp_new = jnp.asarray(logp_new)
+    logp_old = jnp.asarray(logp_old)
+    advantages = jnp.asarray(advantages)
+    entropy = None if entropy is None else jnp.asarray(entropy)
+    mask = None if mask is None else jnp.asarray(mask)
+    segment_ids = None if segment_ids is None else jnp.asarray(segment_ids)
+    lo, hi = choose_eps(eps, eps_low, eps_high)
+    _check_inputs(logp_new, logp_old, advantages, entropy, mask, segment_ids, aggregation, dual_clip)
+    if aggregation == "token-mean":
+        segment_ids = None
+    if impl not in ("jnp", "ffi", "auto"):
+        raise ValueError(f"impl: expected 'jnp', 'ffi' or 'auto', got {impl!r}")
+    if impl != "jnp":
+        from ppobr_jax import _ffi
+
+        use = _ffi.usable(logp_new)
+        if impl == "ffi" and not use:
+            raise RuntimeError("impl='ffi': " + _ffi.unavailable_reason(logp_new))
+        if use:
+            return _ffi.ffi_surrogate(logp_new, logp_old, advantages, lo, hi, dual_clip, entropy,
+                                      mask, segment_ids, num_segments, aggregation, axis_name)  # fmt: skip
+    return jnp_surrogate(logp_new, logp_old, advantages, lo, hi, dual_clip, entropy, mask,
+                         segment_ids, num_segments, aggregation, axis_name)  # fmt: skip
