@@ -96,16 +96,16 @@ void categorical_logprob_entropy(const View2D<T>& logits, const std::int64_t* ac
                                  int num_threads) {
   if (!logits.present()) throw InvalidArgument("logits", "is required");
   const std::int64_t n = logits.rows, a = logits.cols;
-  if (n < 0 || a < 0)
-    throw InvalidArgument("logits", "negative shape [" + std::to_string(n) + ", " + std::to_string(a) + "]");
-  if (n == 0 || a == 0)
-    throw InvalidArgument("logits", "empty input [" + std::to_string(n) + ", " + std::to_string(a) + "]");
+  const std::string shape = "[" + std::to_string(n) + ", " + std::to_string(a) + "]";
+  if (n < 0 || a < 0) throw InvalidArgument("logits", "negative shape " + shape);
+  if (n == 0 || a == 0) throw InvalidArgument("logits", "empty input " + shape);
   if (n > std::numeric_limits<std::int64_t>::max() / 64 / a)
     throw InvalidArgument("logits", "input too large");
   if (logp_out != nullptr && actions == nullptr)
     throw InvalidArgument("actions", "is required to compute log-probabilities");
   if (num_threads < 0)
-    throw InvalidArgument("num_threads", "must be >= 0 (0: automatic), got " + std::to_string(num_threads));
+    throw InvalidArgument("num_threads",
+                          "must be >= 0 (0: automatic), got " + std::to_string(num_threads));
 
   const detail::RowFn<T> row_fn = detail::row_kernel<T>(detail::active_isa());
   const int threads = detail::pick_threads(num_threads, n * a, n);
@@ -123,7 +123,8 @@ void categorical_logprob_entropy(const View2D<T>& logits, const std::int64_t* ac
     const T* row = logits.data + i * logits.row_stride;
     if (contiguous_rows) return row;
     buf.resize(static_cast<std::size_t>(a));
-    for (std::int64_t j = 0; j < a; ++j) buf[static_cast<std::size_t>(j)] = row[j * logits.col_stride];
+    for (std::int64_t j = 0; j < a; ++j)
+      buf[static_cast<std::size_t>(j)] = row[j * logits.col_stride];
     return static_cast<const T*>(buf.data());
   };
   detail::parallel_ranges(n, threads, [&](std::int64_t r0, std::int64_t r1) {

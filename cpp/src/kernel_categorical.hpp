@@ -7,14 +7,17 @@
 //   m = max_j x_j,  s = sum_j exp(x_j - m),  t = sum_j exp(x_j - m) (x_j - m)
 // so that logsumexp = m + log s and entropy = log s - t / s (no cancellation for large
 // logits: every term is relative to the maximum). `finite` is false if any x_j is NaN/Inf
-// (s and t are then not computed). Sums are kept in T lanes for kMicro elements, then in double.
+// (s and t are then not computed). The last partial vector is loaded masked (padding: x_0,
+// weight 0). Sums run in T lanes for kMicro elements, then in double (fixed order).
 
 template <class T>
 void softmax_row(const T* x, std::int64_t a, SoftmaxRow& out) {
   using O = Ops<T>;
   using V = typename O::V;
+  using D = typename O::D;
   constexpr int L = O::L;
   const std::int64_t afull = a / L * L;
+  const int tail = static_cast<int>(a - afull);
   // pass 1: maximum; x * 0 is NaN exactly for non-finite x
   V vmax = O::set1(-std::numeric_limits<T>::infinity());
   V nf = O::zero();
@@ -23,46 +26,49 @@ void softmax_row(const T* x, std::int64_t a, SoftmaxRow& out) {
     vmax = O::max(vmax, v);
     nf = nf + v * O::zero();
   }
-  alignas(64) T lanes[L];
-  O::store(lanes, nf);
-  bool finite = true;
-  for (int k = 0; k < L; ++k) finite = finite && lanes[k] == T(0);
-  T m = O::hmax(vmax);
-  for (std::int64_t j = afull; j < a; ++j) {
-    finite = finite && std::isfinite(x[j]);
-    m = x[j] > m ? x[j] : m;
+  V vt = O::zero();
+  if (tail > 0) {
+    vt = O::load_first(x + afull, tail, x[0]);
+    vmax = O::max(vmax, vt);
+    nf = nf + vt * O::zero();
   }
-  out.finite = finite;
+  // every lane of nf is 0 (all finite) or NaN
+  out.finite = !O::any(O::mandnot(O::eq(nf, O::zero()), O::eq(O::zero(), O::zero())));
+  const T m = O::hmax(vmax);
   out.m = static_cast<double>(m);
-  if (!finite) return;
-  // pass 2: s and t
+  if (!out.finite) return;
+  // pass 2: s and t (two accumulator pairs: the add chains would otherwise set the pace)
   const V vm = O::set1(m);
-  alignas(64) double sacc[4] = {0, 0, 0, 0}, tacc[4] = {0, 0, 0, 0};
+  D sd0 = O::dzero(), sd1 = O::dzero(), td0 = O::dzero(), td1 = O::dzero();
   for (std::int64_t j0 = 0; j0 < afull; j0 += kMicro) {
     const std::int64_t j1 = std::min(afull, j0 + kMicro);
-    V sv = O::zero(), tv = O::zero();
-    for (std::int64_t j = j0; j < j1; j += L) {
-      const V y = O::load(x + j) - vm;
-      const V e = vexp<T, kExpSafe>(y);
-      sv = sv + e;
-      tv = O::fma(e, y, tv);
+    V sv[2] = {O::zero(), O::zero()}, tv[2] = {O::zero(), O::zero()};
+    std::int64_t j = j0;
+    for (; j + 2 * L <= j1; j += 2 * L) {
+      const V y0 = O::load(x + j) - vm;
+      const V y1 = O::load(x + j + L) - vm;
+      const V e0 = vexp<T, kExpSafe>(y0);
+      const V e1 = vexp<T, kExpSafe>(y1);
+      sv[0] = sv[0] + e0;
+      sv[1] = sv[1] + e1;
+      tv[0] = O::fma(e0, y0, tv[0]);
+      tv[1] = O::fma(e1, y1, tv[1]);
     }
-    O::acc4(sv, sacc);
-    O::acc4(tv, tacc);
-  }
-  if (afull < a) {
-    // the tail through a padded vector; padding lanes: y = 0, weight 0
-    alignas(64) T bx[L], bv[L];
-    for (int k = 0; k < L; ++k) {
-      const std::int64_t j = afull + k;
-      bx[k] = j < a ? x[j] : m;
-      bv[k] = j < a ? T(1) : T(0);
+    if (j < j1) {
+      const V y0 = O::load(x + j) - vm;
+      const V e0 = vexp<T, kExpSafe>(y0);
+      sv[0] = sv[0] + e0;
+      tv[0] = O::fma(e0, y0, tv[0]);
     }
-    const V y = O::load(bx) - vm;
-    const V e = O::keep(O::gt(O::load(bv), O::zero()), vexp<T, kExpSafe>(y));
-    O::acc4(e, sacc);
-    O::acc4(e * y, tacc);
+    O::dadd2(sd0, sd1, sv[0] + sv[1]);
+    O::dadd2(td0, td1, tv[0] + tv[1]);
   }
-  out.s = (sacc[0] + sacc[1]) + (sacc[2] + sacc[3]);
-  out.t = (tacc[0] + tacc[1]) + (tacc[2] + tacc[3]);
+  if (tail > 0) {
+    const V y = vt - vm;
+    const V e = O::keep(O::first(tail), vexp<T, kExpSafe>(y));
+    O::dadd2(sd0, sd1, e);
+    O::dadd2(td0, td1, e * y);
+  }
+  out.s = O::dsum(sd0) + O::dsum(sd1);
+  out.t = O::dsum(td0) + O::dsum(td1);
 }

@@ -33,6 +33,7 @@ struct Job {
   bool flat[5];     // element (r, c) at data[r * cols + c]
   std::int64_t rows, cols, n;
   T* grad;          // contiguous output or null
+  bool prefetch;    // prefetch the next micro-block (batches too large to stay in cache)
   T lo, hi;         // 1 - eps_low, 1 + eps_high (rounded to T)
   T dual;           // dual-clip constant c (> 1); 0 when off
   T gneg;           // gradient constant: grad_i = gneg * factor_i * w_i * A_i * r_i (selected)

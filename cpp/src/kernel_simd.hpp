@@ -19,7 +19,10 @@
 //   pos(a) = a > 0, neg(a) = a < 0 (integer compares on the bits: exact for non-NaN a, -0 is
 //   neither), kzero(t) = (t == magic bit for bit, i.e. k == 0 in the exp),
 //   any(m), count(c, m) = c + m (per lane), cadd(c1, c2), count_sum(c) (lanes summed, int64),
-//   exp helpers: round_magic, scale_fast, scale_safe (see kernel_exp.hpp),
+//   first(k) = mask of lanes [0, k), load_first(p, k, fill) = p[0, k) then fill (reads only
+//   p[0, k)),
+//   exp helpers: scale_fast(r0, t) = r0 * 4^k and scale_safe(r0, t) = (r0 * 2^k) * 2^k for
+//   t = magic + k (kernel_exp.hpp),
 //   acc4(v, double a[4]): a += lanes of v (fixed order), hmin/hmax,
 //   D (double lanes, kept in registers): dzero(), dadd2(a, b, v) (float: a += low half of v,
 //   b += high half; double: a += v), dsum(d) (lanes summed in a fixed order).
@@ -37,6 +40,8 @@
 #define PPOBR_INLINE inline __attribute__((always_inline))
 #define PPOBR_LAMBDA_INLINE __attribute__((always_inline))
 #define PPOBR_NOINLINE __attribute__((noinline))
+#define PPOBR_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#define PPOBR_PREFETCHW(p) __builtin_prefetch((p), 1, 3)
 #if defined(__clang__)
 #define PPOBR_UNROLL _Pragma("unroll")
 #else
@@ -47,6 +52,8 @@
 #define PPOBR_INLINE inline
 #define PPOBR_LAMBDA_INLINE
 #define PPOBR_NOINLINE
+#define PPOBR_PREFETCH(p) ((void)(p))
+#define PPOBR_PREFETCHW(p) ((void)(p))
 #define PPOBR_UNROLL
 #endif
 
@@ -59,54 +66,62 @@
 
 namespace ppobr::detail {
 
-// Constants of the exp approximation, per precision.
-//   exp(x) = 2^k * p(f),  k = round(x / ln2),  f = x - k ln2 (two-step Cody-Waite),
-//   p(f) = 1 + f + f^2 q(f), q a near-minimax polynomial for (e^f - 1 - f) / f^2 on
-//   [-ln2/2, ln2/2] (Chebyshev fit, max error of p: 7.8e-9 for float, 1.3e-17 for double).
 // Variants of the exp (kernel_exp.hpp), all giving the same bits wherever they are valid:
 //   kExpK0:   |x| <= k0_max only (k == 0: no range reduction, no scaling)
 //   kExpFast: fast_min <= x <= fast_max (one exponent add)
 //   kExpSafe: any x (clamped; overflow to +inf, gradual underflow to 0)
 enum ExpMode : int { kExpK0 = 0, kExpFast = 1, kExpSafe = 2 };
 
+// Constants of the exp approximation, per precision.
+//   exp(x) = 4^k p(f),  k = round(x / (2 ln2)),  f = x - k 2ln2 (two-step Cody-Waite),
+//   p(f) = 1 + f + f^2 q(f), q a near-minimax polynomial for (e^f - 1 - f) / f^2 on
+//   [-ln2, ln2] (Chebyshev fit; relative error of p: 3.4e-9 for float, 7e-17 for double).
+// Reducing by 2 ln2 rather than ln2 costs two more polynomial terms but makes k == 0 (no
+// reduction, no scaling: the cheap kExpK0 variant) cover |x| < ln2, i.e. ratios in
+// [0.5, 2]: nearly every sample of a PPO batch.
 template <class T> struct ExpConsts;
 template <> struct ExpConsts<float> {
-  static constexpr float log2e = 1.44269504088896341f;
+  static constexpr float log2e_half = 0.721347520444481703680f;  // 1 / (2 ln2)
   static constexpr float magic = 12582912.0f;            // 1.5 * 2^23: rounds to an integer
-  static constexpr float ln2_hi = 0.693359375f;          // 9 significant bits: k*ln2_hi exact
-  static constexpr float ln2_lo = -2.12194440e-4f;
+  static constexpr float ln2x2_hi = 1.38671875f;         // 2 ln2, 9 significant bits: k*hi exact
+  static constexpr float ln2x2_lo = -4.24388880e-4f;
   static constexpr int kMantBits = 23;
   static constexpr int kBias = 127;
-  // fast path (single 2^k scale, normal result) valid for k in [-125, 127]
-  static constexpr float k0_max = 0.34f;  // < ln2 / 2: round(x / ln2) == 0
+  static constexpr float k0_max = 0.69f;  // |x| / (2 ln2) < 0.5 there: k == 0
+  // fast path (one exponent add of 2k, normal result) valid for k in [-62, 63]
   static constexpr float fast_min = -86.5f;
   static constexpr float fast_max = 88.0f;
   // safe path clamps x here: exp(-104) < denorm_min / 2 -> 0; exp(89) > FLT_MAX -> inf
   static constexpr float clamp_min = -104.0f;
   static constexpr float clamp_max = 89.0f;
-  static constexpr int kDeg = 4;
-  static constexpr float q[kDeg + 1] = {0.001392617611993557888f, 0.008363173074513710902f,
-                                        0.04166655466205053398f, 0.1666657702559798819f, 0.5f};
+  static constexpr int kDeg = 6;
+  static constexpr float q[kDeg + 1] = {
+      0.00002503434449348616742f, 0.0002007423909655168945f, 0.001388832898151127218f,
+      0.008332772763303949854f,   0.04166667003080942848f,   0.1666667003509608836f,
+      0.5f};
 };
 template <> struct ExpConsts<double> {
-  static constexpr double log2e = 1.44269504088896338700;
+  static constexpr double log2e_half = 0.72134752044448170368;
   static constexpr double magic = 6755399441055744.0;    // 1.5 * 2^52
-  static constexpr double ln2_hi = 6.93147180369123816490e-01;  // fdlibm split: k*ln2_hi exact
-  static constexpr double ln2_lo = 1.90821492927058770002e-10;
+  // 2 ln2 split like fdlibm's ln2 (32 significant bits in hi: k*hi exact)
+  static constexpr double ln2x2_hi = 1.38629436073824763298;
+  static constexpr double ln2x2_lo = 3.81642985854117540004e-10;
   static constexpr int kMantBits = 52;
   static constexpr int kBias = 1023;
-  static constexpr double k0_max = 0.34;
+  static constexpr double k0_max = 0.69;
+  // fast path valid for k in [-510, 511]
   static constexpr double fast_min = -707.0;
   static constexpr double fast_max = 708.0;
   static constexpr double clamp_min = -746.0;
   static constexpr double clamp_max = 710.0;
-  static constexpr int kDeg = 9;
+  static constexpr int kDeg = 11;
   static constexpr double q[kDeg + 1] = {
-      2.510037583256123366441337e-8,  2.762007587998336658589388e-7,
-      2.755726848031002552558658e-6,  2.480152132236869326597054e-5,
-      1.984126986304054527059652e-4,  1.388888891719671907668307e-3,
-      8.333333333330064449468899e-3,  4.166666666662416190263723e-2,
-      1.666666666666666745194820e-1,  5.000000000000001021090571e-1};
+      1.616963275179423687269907e-10, 2.104271368161005116533938e-9,
+      2.505151000145646921157365e-8,  2.755642112324887118863492e-7,
+      2.755732071545041719078661e-6,  2.480158954024148535397306e-5,
+      1.984126983958991947234919e-4,  1.388888888636727659320305e-3,
+      8.333333333334025241155805e-3,  4.166666666667705258289622e-2,
+      1.666666666666666620494813e-1,  4.999999999999999306932872e-1};
 };
 
 template <class T> struct IntOf;
@@ -125,6 +140,8 @@ struct Ops {
   static constexpr int L = 1;
 
   static PPOBR_INLINE V load(const T* p) { return *p; }
+  static PPOBR_INLINE M first(int k) { return k > 0; }
+  static PPOBR_INLINE V load_first(const T* p, int k, T fill) { return k > 0 ? *p : fill; }
   static PPOBR_INLINE void store(T* p, V v) { *p = v; }
   static PPOBR_INLINE V set1(T x) { return x; }
   static PPOBR_INLINE V zero() { return T(0); }
@@ -154,21 +171,20 @@ struct Ops {
 
   static PPOBR_INLINE I bits(V v) { I i; std::memcpy(&i, &v, sizeof i); return i; }
   static PPOBR_INLINE V from_bits(I i) { V v; std::memcpy(&v, &i, sizeof v); return v; }
-  // t = magic + k (k an integer): r0 * 2^k by adding k to the exponent field
+  // t = magic + k (k an integer): r0 * 4^k by adding 2k to the exponent field (the low bits of
+  // magic are 0, so the shift leaves exactly 2k << mant)
   static PPOBR_INLINE V scale_fast(V r0, V t) {
     using U = std::make_unsigned_t<I>;
-    U k = static_cast<U>(bits(t)) << ExpConsts<T>::kMantBits;
+    U k = static_cast<U>(bits(t)) << (ExpConsts<T>::kMantBits + 1);
     return from_bits(static_cast<I>(static_cast<U>(bits(r0)) + k));
   }
-  // the same in two normal steps 2^k1 * 2^k2, k1 = k >> 1: gradual underflow / overflow to inf
+  // the same in two normal steps (r0 * 2^k) * 2^k: gradual underflow / overflow to inf
   static PPOBR_INLINE V scale_safe(V r0, V t) {
     using U = std::make_unsigned_t<I>;
-    I k = bits(t) - bits(V(ExpConsts<T>::magic));
-    I k1 = k >> 1;  // arithmetic shift (two's complement, C++20 semantics, all our compilers)
-    I k2 = k - k1;
-    V s1 = from_bits(static_cast<I>(static_cast<U>(k1 + ExpConsts<T>::kBias) << ExpConsts<T>::kMantBits));
-    V s2 = from_bits(static_cast<I>(static_cast<U>(k2 + ExpConsts<T>::kBias) << ExpConsts<T>::kMantBits));
-    return (r0 * s1) * s2;
+    const I k = bits(t) - bits(V(ExpConsts<T>::magic));
+    const V s = from_bits(static_cast<I>(static_cast<U>(k + ExpConsts<T>::kBias)
+                                         << ExpConsts<T>::kMantBits));
+    return (r0 * s) * s;
   }
   static PPOBR_INLINE void acc4(V v, double* a) { a[0] += static_cast<double>(v); }
   using D = double;
@@ -205,6 +221,16 @@ struct Ops {
   static constexpr int L = static_cast<int>(16 / sizeof(T));
 
   static PPOBR_INLINE V load(const T* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
+  static PPOBR_INLINE M first(int k) {
+    M m;
+    for (int i = 0; i < L; ++i) m[i] = i < k ? -1 : 0;
+    return m;
+  }
+  static PPOBR_INLINE V load_first(const T* p, int k, T fill) {
+    V v = set1(fill);
+    for (int i = 0; i < k; ++i) v[i] = p[i];
+    return v;
+  }
   static PPOBR_INLINE void store(T* p, V v) { std::memcpy(p, &v, sizeof v); }
   static PPOBR_INLINE V set1(T x) { return V{} + x; }
   static PPOBR_INLINE V zero() { return V{}; }
@@ -240,15 +266,12 @@ struct Ops {
     return s;
   }
   static PPOBR_INLINE V scale_fast(V r0, V t) {
-    return (V)((I)r0 + ((I)t << ExpConsts<T>::kMantBits));
+    return (V)((I)r0 + ((I)t << (ExpConsts<T>::kMantBits + 1)));
   }
   static PPOBR_INLINE V scale_safe(V r0, V t) {
-    I k = (I)t - (I)set1(ExpConsts<T>::magic);
-    I k1 = k >> 1;
-    I k2 = k - k1;
-    V s1 = (V)((k1 + ExpConsts<T>::kBias) << ExpConsts<T>::kMantBits);
-    V s2 = (V)((k2 + ExpConsts<T>::kBias) << ExpConsts<T>::kMantBits);
-    return (r0 * s1) * s2;
+    const I k = (I)t - (I)set1(ExpConsts<T>::magic);
+    const V s = (V)((k + ExpConsts<T>::kBias) << ExpConsts<T>::kMantBits);
+    return (r0 * s) * s;
   }
   static PPOBR_INLINE void acc4(V v, double* a) {
     if constexpr (L == 4) {
@@ -305,6 +328,14 @@ struct Ops<float> {
   static constexpr int L = 8;
 
   PPOBR_AVX2 V load(const T* p) { return _mm256_loadu_ps(p); }
+  PPOBR_AVX2 M first(int k) {
+    return _mm256_castsi256_ps(
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+  }
+  PPOBR_AVX2 V load_first(const T* p, int k, T fill) {
+    const M m = first(k);
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, _mm256_castps_si256(m)), m);
+  }
   PPOBR_AVX2 void store(T* p, V v) { _mm256_storeu_ps(p, v); }
   PPOBR_AVX2 V set1(T x) { return _mm256_set1_ps(x); }
   PPOBR_AVX2 V zero() { return _mm256_setzero_ps(); }
@@ -347,18 +378,14 @@ struct Ops<float> {
     return s;
   }
   PPOBR_AVX2 V scale_fast(V r0, V t) {
-    __m256i k = _mm256_slli_epi32(_mm256_castps_si256(t), 23);
+    __m256i k = _mm256_slli_epi32(_mm256_castps_si256(t), 24);  // 2k << 23
     return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(r0), k));
   }
   PPOBR_AVX2 V scale_safe(V r0, V t) {
     __m256i k = _mm256_sub_epi32(_mm256_castps_si256(t),
                                  _mm256_castps_si256(_mm256_set1_ps(ExpConsts<float>::magic)));
-    __m256i k1 = _mm256_srai_epi32(k, 1);
-    __m256i k2 = _mm256_sub_epi32(k, k1);
-    __m256i bias = _mm256_set1_epi32(127);
-    V s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
-    V s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
-    return _mm256_mul_ps(_mm256_mul_ps(r0, s1), s2);
+    V s = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(r0, s), s);
   }
   using D = __m256d;
   PPOBR_AVX2 D dzero() { return _mm256_setzero_pd(); }
@@ -400,6 +427,14 @@ struct Ops<double> {
   static constexpr int L = 4;
 
   PPOBR_AVX2 V load(const T* p) { return _mm256_loadu_pd(p); }
+  PPOBR_AVX2 M first(int k) {
+    return _mm256_castsi256_pd(
+        _mm256_cmpgt_epi64(_mm256_set1_epi64x(k), _mm256_setr_epi64x(0, 1, 2, 3)));
+  }
+  PPOBR_AVX2 V load_first(const T* p, int k, T fill) {
+    const M m = first(k);
+    return _mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, _mm256_castpd_si256(m)), m);
+  }
   PPOBR_AVX2 void store(T* p, V v) { _mm256_storeu_pd(p, v); }
   PPOBR_AVX2 V set1(T x) { return _mm256_set1_pd(x); }
   PPOBR_AVX2 V zero() { return _mm256_setzero_pd(); }
@@ -440,22 +475,15 @@ struct Ops<double> {
     return t[0] + t[1] + t[2] + t[3];
   }
   PPOBR_AVX2 V scale_fast(V r0, V t) {
-    __m256i k = _mm256_slli_epi64(_mm256_castpd_si256(t), 52);
+    __m256i k = _mm256_slli_epi64(_mm256_castpd_si256(t), 53);  // 2k << 52
     return _mm256_castsi256_pd(_mm256_add_epi64(_mm256_castpd_si256(r0), k));
   }
   PPOBR_AVX2 V scale_safe(V r0, V t) {
-    // k fits in 32 bits; AVX2 has no 64-bit arithmetic shift, so halve with a logical shift
-    // of k + 2048 (non-negative) and undo the offset: k1 = floor(k / 2).
     __m256i k = _mm256_sub_epi64(_mm256_castpd_si256(t),
                                  _mm256_castpd_si256(_mm256_set1_pd(ExpConsts<double>::magic)));
-    __m256i k1 = _mm256_sub_epi64(
-        _mm256_srli_epi64(_mm256_add_epi64(k, _mm256_set1_epi64x(2048)), 1),
-        _mm256_set1_epi64x(1024));
-    __m256i k2 = _mm256_sub_epi64(k, k1);
-    __m256i bias = _mm256_set1_epi64x(1023);
-    V s1 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(k1, bias), 52));
-    V s2 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(k2, bias), 52));
-    return _mm256_mul_pd(_mm256_mul_pd(r0, s1), s2);
+    V s = _mm256_castsi256_pd(
+        _mm256_slli_epi64(_mm256_add_epi64(k, _mm256_set1_epi64x(1023)), 52));
+    return _mm256_mul_pd(_mm256_mul_pd(r0, s), s);
   }
   PPOBR_AVX2 void acc4(V v, double* a) {
     _mm256_storeu_pd(a, _mm256_add_pd(_mm256_loadu_pd(a), v));

@@ -34,11 +34,25 @@
 // - Full micro-blocks of flat (contiguous) inputs are read in place; strided inputs are
 //   gathered into stack buffers first. The last, partial vector of the batch goes through
 //   a padded buffer with weight 0 in the padding (the weighted variant).
+// - For batches too large to stay in cache (Job::prefetch) the passes prefetch the next
+//   micro-block's flat inputs, one cache line per loop iteration.
 // - Without a user mask, the clip fractions are integer lane counters (exact); with a mask,
 //   weighted sums.
 
 inline constexpr std::int64_t kChunk = 64;  // granularity of the exp-variant choice
 inline constexpr int kChunks = static_cast<int>(kMicro / kChunk);
+
+// Where the next micro-block's inputs are (prefetched one cache line per loop iteration, so
+// that the first pass over the next micro-block finds them in cache). Never null: streams
+// with nothing to prefetch point at a harmless local.
+struct Prefetch {
+  const char* lpn;
+  const char* lpo;
+  const char* adv;
+  const char* ent;
+  const char* msk;
+  const char* grad;
+};
 
 template <class T>
 struct MicroOut {
@@ -64,7 +78,7 @@ PPOBR_INLINE typename Ops<T>::V load_d(const T* lpn, const T* lpo, const T* msk,
 // d pass
 template <class T, bool kMask>
 PPOBR_NOINLINE void d_pass(const T* lpn, const T* lpo, const T* msk, std::int64_t n,
-                         MicroOut<T>& o) {
+                           MicroOut<T>& o) {
   using O = Ops<T>;
   using V = typename O::V;
   constexpr int L = O::L;
@@ -121,10 +135,10 @@ PPOBR_NOINLINE void d_pass(const T* lpn, const T* lpo, const T* msk, std::int64_
 
 // exp pass over [j0, j1) with one exp variant. Software-pipelined: the range reduction of
 // vector j + L is issued with the rest of vector j.
-template <class T, bool kMask, int kMode>
+template <class T, bool kMask, int kMode, bool kPf>
 PPOBR_INLINE void exp_range(const T* lpn, const T* lpo, const T* msk, T* rbuf, std::int64_t j0,
                             std::int64_t j1, typename Ops<T>::V& s_k3a,
-                            typename Ops<T>::V& s_k3b) {
+                            typename Ops<T>::V& s_k3b, const Prefetch& pf) {
   using O = Ops<T>;
   using V = typename O::V;
   constexpr int L = O::L;
@@ -151,6 +165,11 @@ PPOBR_INLINE void exp_range(const T* lpn, const T* lpo, const T* msk, T* rbuf, s
   ExpStage<T> st = exp_reduce<T, kMode>(d);
   std::int64_t j = j0;
   for (; j + 3 * L <= j1; j += 2 * L) {
+    if constexpr (kPf) {
+      PPOBR_PREFETCH(pf.lpn + j * sizeof(T));
+      PPOBR_PREFETCH(pf.lpo + j * sizeof(T));
+      if constexpr (kMask) PPOBR_PREFETCH(pf.msk + j * sizeof(T));
+    }
     // stage 2 of vector j, both stages of j + L, stage 1 of j + 2L
     const V d1 = load_d<T, kMask>(lpn, lpo, msk, j + L, wn);
     const ExpStage<T> st1 = exp_reduce<T, kMode>(d1);
@@ -168,9 +187,9 @@ PPOBR_INLINE void exp_range(const T* lpn, const T* lpo, const T* msk, T* rbuf, s
 }
 
 // exp pass: chunks with |d| <= k0_max use kExpK0, the others kGeneral (fast or safe).
-template <class T, bool kMask, int kGeneral>
+template <class T, bool kMask, int kGeneral, bool kPf>
 PPOBR_NOINLINE void exp_pass(const T* lpn, const T* lpo, const T* msk, T* rbuf, std::int64_t n,
-                           MicroOut<T>& o) {
+                             MicroOut<T>& o, const Prefetch& pf) {
   using O = Ops<T>;
   typename O::V s_k3a = O::zero(), s_k3b = O::zero();
   std::int64_t j0 = 0;
@@ -184,9 +203,9 @@ PPOBR_NOINLINE void exp_pass(const T* lpn, const T* lpo, const T* msk, T* rbuf, 
       ++c;
     }
     if (k0) {
-      exp_range<T, kMask, kExpK0>(lpn, lpo, msk, rbuf, j0, j1, s_k3a, s_k3b);
+      exp_range<T, kMask, kExpK0, kPf>(lpn, lpo, msk, rbuf, j0, j1, s_k3a, s_k3b, pf);
     } else {
-      exp_range<T, kMask, kGeneral>(lpn, lpo, msk, rbuf, j0, j1, s_k3a, s_k3b);
+      exp_range<T, kMask, kGeneral, kPf>(lpn, lpo, msk, rbuf, j0, j1, s_k3a, s_k3b, pf);
     }
     j0 = j1;
   }
@@ -194,9 +213,10 @@ PPOBR_NOINLINE void exp_pass(const T* lpn, const T* lpo, const T* msk, T* rbuf, 
 }
 
 // grad pass: objective, gradient, loss, dual-clip.
-template <class T, bool kMask, bool kFactor, bool kDual>
+template <class T, bool kMask, bool kFactor, bool kDual, bool kPf>
 PPOBR_NOINLINE void grad_pass(const T* rbuf, const T* adv, const T* msk, const T* fac, T* grad,
-                            std::int64_t n, const Job<T>& job, MicroOut<T>& o) {
+                              std::int64_t n, const Job<T>& job, MicroOut<T>& o,
+                              const Prefetch& pf) {
   using O = Ops<T>;
   using V = typename O::V;
   using M = typename O::M;
@@ -247,6 +267,10 @@ PPOBR_NOINLINE void grad_pass(const T* rbuf, const T* adv, const T* msk, const T
   };
   std::int64_t j = 0;
   for (; j + 2 * L <= n; j += 2 * L) {
+    if constexpr (kPf) {
+      PPOBR_PREFETCH(pf.adv + j * sizeof(T));
+      PPOBR_PREFETCHW(pf.grad + j * sizeof(T));
+    }
     step(j, 0);
     step(j + L, 1);
   }
@@ -257,9 +281,10 @@ PPOBR_NOINLINE void grad_pass(const T* rbuf, const T* adv, const T* msk, const T
 }
 
 // stats pass: ratio, entropy, clip fractions.
-template <class T, bool kMask, bool kEnt>
+template <class T, bool kMask, bool kEnt, bool kPf>
 PPOBR_NOINLINE void stats_pass(const T* rbuf, const T* adv, const T* ent, const T* msk,
-                             std::int64_t n, const Job<T>& job, MicroOut<T>& o) {
+                               std::int64_t n, const Job<T>& job, MicroOut<T>& o,
+                               const Prefetch& pf) {
   using O = Ops<T>;
   using V = typename O::V;
   using M = typename O::M;
@@ -296,6 +321,7 @@ PPOBR_NOINLINE void stats_pass(const T* rbuf, const T* adv, const T* ent, const 
   };
   std::int64_t j = 0;
   for (; j + 2 * L <= n; j += 2 * L) {
+    if constexpr (kEnt && kPf) PPOBR_PREFETCH(pf.ent + j * sizeof(T));
     step(j, 0);
     step(j + L, 1);
   }
@@ -320,22 +346,22 @@ struct BlockState {
 
 // One micro-block (n a multiple of the lane count, n <= kMicro): the four passes, folded into
 // the block state.
-template <class T, bool kMask, bool kEnt, bool kFactor, bool kDual>
+template <class T, bool kMask, bool kEnt, bool kFactor, bool kDual, bool kPf>
 PPOBR_INLINE void micro_fold(const T* lpn, const T* lpo, const T* adv, const T* ent,
                              const T* msk, const T* fac, T* grad, std::int64_t n,
-                             const Job<T>& job, BlockState<T>& st) {
+                             const Job<T>& job, BlockState<T>& st, const Prefetch& pf) {
   using O = Ops<T>;
   using K = ExpConsts<T>;
   MicroOut<T> o;
   alignas(64) T rbuf[kMicro];
   d_pass<T, kMask>(lpn, lpo, msk, n, o);
   if (O::any(O::mor(O::lt(o.dmin, O::set1(K::fast_min)), O::gt(o.dmax, O::set1(K::fast_max))))) {
-    exp_pass<T, kMask, kExpSafe>(lpn, lpo, msk, rbuf, n, o);
+    exp_pass<T, kMask, kExpSafe, kPf>(lpn, lpo, msk, rbuf, n, o, pf);
   } else {
-    exp_pass<T, kMask, kExpFast>(lpn, lpo, msk, rbuf, n, o);
+    exp_pass<T, kMask, kExpFast, kPf>(lpn, lpo, msk, rbuf, n, o, pf);
   }
-  grad_pass<T, kMask, kFactor, kDual>(rbuf, adv, msk, fac, grad, n, job, o);
-  stats_pass<T, kMask, kEnt>(rbuf, adv, ent, msk, n, job, o);
+  grad_pass<T, kMask, kFactor, kDual, kPf>(rbuf, adv, msk, fac, grad, n, job, o, pf);
+  stats_pass<T, kMask, kEnt, kPf>(rbuf, adv, ent, msk, n, job, o, pf);
   O::acc4(o.s[kSumLoss], st.acc[kSumLoss]);
   if constexpr (kEnt) O::acc4(o.s[kSumEnt], st.acc[kSumEnt]);
   O::acc4(o.s[kSumRatio], st.acc[kSumRatio]);
@@ -390,6 +416,7 @@ void run_block_t(const Job<T>& job, std::int64_t b, BlockResult& out) {
 
   alignas(64) T buf[6][kMicro];
   alignas(64) T gscratch[kMicro];
+  const char* pf_dummy = reinterpret_cast<const char*>(gscratch);
 
   for (std::int64_t i = i0; i < i1; i += kMicro) {
     const std::int64_t m = std::min(kMicro, i1 - i);
@@ -412,10 +439,33 @@ void run_block_t(const Job<T>& job, std::int64_t b, BlockResult& out) {
         f = buf[5];
       }
       T* g = job.grad ? job.grad + i : gscratch;
+      // the next micro-block of the flat streams (byte addresses; possibly past the end of an
+      // array: prefetching never faults)
+      auto next = [&](int k) -> const char* {
+        if (k < 5 && (!job.in[k].present() || !job.flat[k])) return pf_dummy;
+        const T* base = k < 5 ? job.in[k].data : job.grad;
+        if (base == nullptr) return pf_dummy;
+        return reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(base) +
+                                             static_cast<std::uintptr_t>(i + kMicro) * sizeof(T));
+      };
+      const Prefetch pf{next(0), next(1), next(2), next(3), next(4), next(5)};
+      // software prefetch only pays off for batches that do not stay in cache
       if (user_mask) {
-        micro_fold<T, true, kEnt, kFactor, kDual>(p[0], p[1], p[2], p[3], p[4], f, g, nfull, job, st);
+        if (job.prefetch) {
+          micro_fold<T, true, kEnt, kFactor, kDual, true>(p[0], p[1], p[2], p[3], p[4], f, g, nfull,
+                                                          job, st, pf);
+        } else {
+          micro_fold<T, true, kEnt, kFactor, kDual, false>(p[0], p[1], p[2], p[3], p[4], f, g,
+                                                           nfull, job, st, pf);
+        }
       } else {
-        micro_fold<T, false, kEnt, kFactor, kDual>(p[0], p[1], p[2], p[3], p[4], f, g, nfull, job, st);
+        if (job.prefetch) {
+          micro_fold<T, false, kEnt, kFactor, kDual, true>(p[0], p[1], p[2], p[3], p[4], f, g,
+                                                           nfull, job, st, pf);
+        } else {
+          micro_fold<T, false, kEnt, kFactor, kDual, false>(p[0], p[1], p[2], p[3], p[4], f, g,
+                                                            nfull, job, st, pf);
+        }
       }
     }
     const std::int64_t rem = m - nfull;
@@ -434,8 +484,10 @@ void run_block_t(const Job<T>& job, std::int64_t b, BlockResult& out) {
         for (std::int64_t t = 0; t < rem; ++t) tb[4][t] = T(1);
       }
       if constexpr (kFactor) fill_factor(tb[5], job, ir, rem);
-      micro_fold<T, true, kEnt, kFactor, kDual>(tb[0], tb[1], tb[2], tb[3], tb[4], tb[5], tg, L, job,
-                                         st);
+      const char* d0 = pf_dummy;
+      micro_fold<T, true, kEnt, kFactor, kDual, false>(tb[0], tb[1], tb[2], tb[3], tb[4], tb[5], tg,
+                                                       L, job, st,
+                                                       Prefetch{d0, d0, d0, d0, d0, d0});
       if (job.grad)
         for (std::int64_t t = 0; t < rem; ++t) job.grad[ir + t] = tg[t];
     }
