@@ -212,7 +212,9 @@ class Missing(Exception):
     """An implementation that cannot run here (package missing, skipped)."""
 
 
-def ppobr_factory(num_threads):
+def ppobr_factory(num_threads, fresh_grad=False):
+    """fresh_grad=False: the gradient goes into one reused buffer (out=), as the careful NumPy
+    version does; True: a new array every call."""
     try:
         import ppobr_core
     except Exception as exc:  # ImportError, or an undefined symbol while the kernel is written
@@ -220,8 +222,15 @@ def ppobr_factory(num_threads):
     surrogate = ppobr_core.clipped_surrogate
 
     def setup(lpn, lpo, adv, ent):
-        def fn():
-            return surrogate(lpn, lpo, adv, eps=EPS, entropy=ent, num_threads=num_threads)
+        if fresh_grad:
+            def fn():
+                return surrogate(lpn, lpo, adv, eps=EPS, entropy=ent, num_threads=num_threads)
+        else:
+            buf = np.empty_like(lpn)
+
+            def fn():
+                return surrogate(lpn, lpo, adv, eps=EPS, entropy=ent, num_threads=num_threads,
+                                 out=buf)
 
         return fn
 
@@ -525,12 +534,12 @@ def jax_factory():
 
 def make_factory(name, args):
     if name == "ppobr-1t":
-        return ppobr_factory(1)
+        return ppobr_factory(1, args.fresh_grad)
     if name == "ppobr-auto":
-        return ppobr_factory(0)
+        return ppobr_factory(0, args.fresh_grad)
     if name == "numpy":
         return numpy_factory(args.numpy_chunk if args.numpy_chunk > 0 else 1 << 62,
-                             args.numpy_fresh_grad)
+                             args.fresh_grad)
     if name == "torch":
         return torch_eager_factory()
     if name == "compile":
@@ -910,9 +919,9 @@ def main(argv=None):
                          "(default), compiled forward + autograd.grad, or a hand-written grad")
     ap.add_argument("--numpy-chunk", type=int, default=NUMPY_CHUNK,
                     help=f"NumPy cache-block size in elements (default {NUMPY_CHUNK}; 0: no blocking)")
-    ap.add_argument("--numpy-fresh-grad", action="store_true",
-                    help="NumPy allocates its grad array every call (as ppobr_core does) "
-                         "instead of reusing one")
+    ap.add_argument("--fresh-grad", action="store_true",
+                    help="ppobr and NumPy allocate a new grad array every call instead of "
+                         "reusing one (ppobr: out=)")
     ap.add_argument("--verify-n", type=int, default=200_000,
                     help="size of the strict startup cross-check (default 2e5: above the size where ppobr starts threads)")
     ap.add_argument("--no-verify", action="store_true",

@@ -165,16 +165,17 @@ fuzz() {
         -rss_limit_mb=2048 -max_len=4096 -artifact_prefix="build/fuzz/artifacts/$t-" \
         "$corpus" "${seeds[@]}" >"$log" 2>&1 || rc=$?
     local execs eps units corpus_n cov
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-    units=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -1)
-    cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+    # (each lookup may find nothing when a target stops early: never fatal here)
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
+    eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1 || true)
+    units=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -1 || true)
+    cov=$({ grep -oE 'cov: [0-9]+' "$log" || true; } | tail -1 | cut -d' ' -f2)
     corpus_n=$(find "$corpus" -type f | wc -l)
     local corpus_kb; corpus_kb=$(du -sk "$corpus" | cut -f1)
     if [[ $rc -ne 0 ]]; then
       failed=1
       echo "FINDING in $t (exit $rc); log: $log" >&2
-      grep -vE '^#[0-9]+' "$log" | tail -60 >&2
+      { grep -vE '^#[0-9]+' "$log" || true; } | tail -60 >&2
       ls -1 build/fuzz/artifacts/"$t"-* 2>/dev/null >&2 || true
     fi
     summary+=("$(printf '%-17s %6ss %12s %10s %11s %8s %9s  %s' "$t" "$seconds" "${execs:-?}" "${eps:-?}" \

@@ -44,7 +44,7 @@ void dump_view(const char* name, int32_t dtype, const ppobr_view2d& v) {
   std::fprintf(stderr, "  %s: data %s rows %lld cols %lld row_stride %lld col_stride %lld", name,
                v.data ? "set" : "NULL", (long long)v.rows, (long long)v.cols, (long long)v.row_stride,
                (long long)v.col_stride);
-  if (v.data && v.rows > 0 && v.cols > 0 && v.rows * v.cols <= 64) {
+  if (v.data && v.rows > 0 && v.cols > 0 && v.rows <= 64 && v.cols <= 64 && v.rows * v.cols <= 64) {
     std::fprintf(stderr, " values [");
     for (std::int64_t r = 0; r < v.rows; ++r)
       for (std::int64_t c = 0; c < v.cols; ++c) {
@@ -189,6 +189,9 @@ void fuzz_surrogate(FuzzedDataProvider& p) {
     if (p.ConsumeIntegralInRange<int>(0, 15) == 0) pick_shape(p, &r, &c);  // a mismatched input
     make_view(p, real_dtype, r, c, kinds[i], &views[i]);
   }
+  // The batch shape is logp_new's (another input may have been given a mismatched one).
+  rows = views[0].v.rows;
+  cols = views[0].v.cols;
   ppobr_surrogate_inputs in;
   ppobr_surrogate_inputs_init(&in);
   in.dtype = dtype;
@@ -206,6 +209,10 @@ void fuzz_surrogate(FuzzedDataProvider& p) {
     opt.eps_high = p.ConsumeBool() ? fuzz::any_double(p) : p.ConsumeFloatingPointInRange<double>(0.0, 2.0);
   }
   if (p.ConsumeBool()) opt.dual_clip = p.ConsumeBool() ? fuzz::any_double(p) : p.ConsumeFloatingPointInRange<double>(1.0, 10.0);
+  // An eps_high so large that (1 + eps_high) * A overflows makes an overflowing ratio's clipped
+  // term +inf for A > 0 while A < 0 gives -inf: the loss is then NaN (reported; see the notes in
+  // the report of issue 7). Such batches count as extreme.
+  if (!(std::fabs(opt.eps_high) <= 1e6)) g_extreme = true;
   opt.aggregation = p.ConsumeIntegralInRange<int>(0, 15) == 0 ? p.ConsumeIntegral<int32_t>()
                                                               : p.ConsumeIntegralInRange<int32_t>(0, 2);
   opt.num_threads = p.ConsumeIntegralInRange<int>(0, 15) == 0 ? p.ConsumeIntegral<int32_t>()
@@ -243,7 +250,8 @@ void fuzz_surrogate(FuzzedDataProvider& p) {
     in.num_segments = num_segments;
   }
 
-  // The gradient buffer: exactly rows * cols elements (or absent).
+  // The gradient buffer: exactly rows * cols elements of logp_new's shape (the batch's), or
+  // absent. Filled with NaN: every element must be overwritten on success.
   std::int64_t lo = 0, n = 0;
   const bool grad_ok = extent(rows, cols, cols, 1, &lo, &n) && p.ConsumeIntegralInRange<int>(0, 3) != 0;
   std::vector<double> g64;
@@ -251,10 +259,10 @@ void fuzz_surrogate(FuzzedDataProvider& p) {
   void* grad = nullptr;
   if (grad_ok) {
     if (real_dtype == PPOBR_FLOAT32) {
-      g32.assign(static_cast<std::size_t>(rows * cols), -7.0f);
+      g32.assign(static_cast<std::size_t>(rows * cols), std::numeric_limits<float>::quiet_NaN());
       grad = g32.data();
     } else {
-      g64.assign(static_cast<std::size_t>(rows * cols), -7.0);
+      g64.assign(static_cast<std::size_t>(rows * cols), std::numeric_limits<double>::quiet_NaN());
       grad = g64.data();
     }
   }
@@ -289,7 +297,7 @@ void fuzz_surrogate(FuzzedDataProvider& p) {
   for (float x : g32) grad_copy.push_back(x);
   for (double x : g64) grad_copy.push_back(x);
   for (std::size_t i = 0; i < grad_copy.size() && moderate; ++i)
-    FUZZ_ASSERT(!std::isnan(grad_copy[i]), "NaN gradient at %zu from accepted inputs", i);
+    FUZZ_ASSERT(!std::isnan(grad_copy[i]), "NaN (or unwritten) gradient at %zu from accepted inputs", i);
   for (int k = 0; k < PPOBR_NUM_STATS; ++k) {
     const double s = stats.sum[k], c = stats.count[k];
     FUZZ_ASSERT(c >= 0.0 && !std::isnan(c), "stat %s count %.17g", ppobr_stat_name(k), c);
@@ -297,7 +305,7 @@ void fuzz_surrogate(FuzzedDataProvider& p) {
       FUZZ_ASSERT(std::isfinite(c), "stat %s count %.17g", ppobr_stat_name(k), c);
       if (c > 0.0) FUZZ_ASSERT(!std::isnan(s), "stat %s sum is NaN with count %.17g", ppobr_stat_name(k), c);
     }
-    if (k >= PPOBR_STAT_CLIP_FRACTION && k <= PPOBR_STAT_DUAL_CLIP_FRACTION && !std::isnan(s) && std::isfinite(c))
+    if (moderate && k >= PPOBR_STAT_CLIP_FRACTION && k <= PPOBR_STAT_DUAL_CLIP_FRACTION)
       // float32 batches sum in float within micro-blocks: allow float rounding.
       FUZZ_ASSERT(s >= 0.0 && s <= c * (1.0 + (real_dtype == PPOBR_FLOAT32 ? 1e-5 : 1e-12)),
                   "fraction %s: sum %.17g count %.17g", ppobr_stat_name(k), s, c);
@@ -309,8 +317,8 @@ void fuzz_surrogate(FuzzedDataProvider& p) {
   // Thread count never changes a bit.
   ppobr_surrogate_options opt2 = opt;
   opt2.num_threads = opt.num_threads == 1 ? 3 : 1;
-  std::vector<double> g2_64(g64.size());
-  std::vector<float> g2_32(g32.size());
+  std::vector<double> g2_64(g64.size(), std::numeric_limits<double>::quiet_NaN());
+  std::vector<float> g2_32(g32.size(), std::numeric_limits<float>::quiet_NaN());
   void* grad2 = grad == nullptr ? nullptr : (real_dtype == PPOBR_FLOAT32 ? static_cast<void*>(g2_32.data())
                                                                           : static_cast<void*>(g2_64.data()));
   double loss2 = 0.0;
@@ -363,8 +371,15 @@ void fuzz_categorical(FuzzedDataProvider& p) {
                    : nullptr;
   }
   const int32_t threads = p.ConsumeIntegralInRange<int32_t>(-1, 3);
+  if (verbose()) {
+    std::fprintf(stderr, "ppobr_categorical_logprob_entropy: dtype %d, action_stride %lld, logp_out %s, entropy_out %s, "
+                         "num_threads %d\n", dtype, (long long)(backed ? astride : 0), lp ? "set" : "NULL",
+                 ent ? "set" : "NULL", threads);
+    dump_view("logits", real_dtype, logits.v);
+  }
   const ppobr_status st = ppobr_categorical_logprob_entropy(dtype, &logits.v, actions.data() - lo,
                                                             backed ? astride : 0, lp, ent, threads);
+  if (verbose()) std::fprintf(stderr, "  -> status %d %s\n", st, ppobr_last_error_message());
   check_error(st, "ppobr_categorical_logprob_entropy");
   if (st != PPOBR_OK) return;
   const double log_a = std::log(static_cast<double>(cols));
@@ -388,7 +403,12 @@ void fuzz_gaussian(FuzzedDataProvider& p) {
   std::vector<double> e64(out_n);
   std::vector<float> e32(out_n);
   void* out = real_dtype == PPOBR_FLOAT32 ? static_cast<void*>(e32.data()) : static_cast<void*>(e64.data());
+  if (verbose()) {
+    std::fprintf(stderr, "ppobr_gaussian_entropy: dtype %d\n", dtype);
+    dump_view("log_std", real_dtype, log_std.v);
+  }
   const ppobr_status st = ppobr_gaussian_entropy(dtype, &log_std.v, out);
+  if (verbose()) std::fprintf(stderr, "  -> status %d %s\n", st, ppobr_last_error_message());
   check_error(st, "ppobr_gaussian_entropy");
   if (st != PPOBR_OK) return;
   for (std::size_t i = 0; i < out_n; ++i) {

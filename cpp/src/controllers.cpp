@@ -60,6 +60,13 @@
 #include "ppobr/errors.hpp"
 #include "portable_tanh.hpp"
 
+namespace {
+// Counters saturate instead of overflowing (a restored state may hold any value >= 0).
+inline void count_one(std::int64_t& c) noexcept {
+  if (c < std::numeric_limits<std::int64_t>::max()) ++c;
+}
+}  // namespace
+
 // Forbid contraction of a * b + c into a fused multiply-add: it would change the last bit
 // of epsilon on FMA-capable targets (aarch64, x86-64 with -mfma) and break the bit-exact
 // agreement with the other ports. (Placed after the includes so library code is unaffected.)
@@ -175,7 +182,7 @@ double update(const PPOBRConfig& c, PPOBRState& s, const Observation& obs) {
 
   // 1. Entropy gate.
   if (!obs.entropy || !std::isfinite(*obs.entropy)) {
-    s.rejected_entropy += 1;
+    count_one(s.rejected_entropy);
     return s.epsilon;
   }
   const double H = *obs.entropy;
@@ -194,7 +201,7 @@ double update(const PPOBRConfig& c, PPOBRState& s, const Observation& obs) {
   for (std::size_t i = 0; i < obs.num_episode_returns; ++i) {
     const double x = obs.episode_returns[i];
     if (!std::isfinite(x)) {
-      s.dropped_returns += 1;
+      count_one(s.dropped_returns);
       continue;
     }
     s.returns[static_cast<std::size_t>(s.head)] = x;
@@ -243,7 +250,7 @@ double update(const PPOBRConfig& c, PPOBRState& s, const Observation& obs) {
   s.last_psi = psi;
   s.last_entropy = H;
   s.last_z = z;
-  s.updates += 1;
+  count_one(s.updates);
   return eps;
 }
 
@@ -265,7 +272,7 @@ ConstantState init(const ConstantConfig& c) {
 double update(const ConstantConfig& c, ConstantState& s, const Observation&) {
   validate(c);
   s.epsilon = c.eps;
-  s.updates += 1;
+  count_one(s.updates);
   return s.epsilon;
 }
 
@@ -295,7 +302,7 @@ double update(const LinearDecayConfig& c, LinearDecayState& s, const Observation
   const std::int64_t t = std::min(s.updates, c.total_updates);
   const double frac = static_cast<double>(t) / static_cast<double>(c.total_updates);
   s.epsilon = c.eps_start + (c.eps_end - c.eps_start) * frac;
-  s.updates += 1;
+  count_one(s.updates);
   return s.epsilon;
 }
 
@@ -333,7 +340,7 @@ double update(const KLAdaptiveConfig& c, KLAdaptiveState& s, const Observation& 
     fail("kl", "the KL-adaptive controller needs the measured KL of the last policy update (Observation::kl)");
   const double kl = *obs.kl;
   if (!std::isfinite(kl)) {
-    s.rejected_kl += 1;
+    count_one(s.rejected_kl);
     return s.epsilon;
   }
   double eps = s.epsilon;
@@ -344,7 +351,7 @@ double update(const KLAdaptiveConfig& c, KLAdaptiveState& s, const Observation& 
   eps = clip(eps, c.eps_min, c.eps_max);
   s.epsilon = eps;
   s.last_kl = kl;
-  s.updates += 1;
+  count_one(s.updates);
   return eps;
 }
 

@@ -171,6 +171,8 @@ void gaussian_entropy(const View2D<T>& log_std, T* entropy_out) {
   if (n <= 0 || dim <= 0)
     throw InvalidArgument("log_std", "empty or negative shape [" + std::to_string(n) + ", " +
                                          std::to_string(dim) + "]");
+  if (n > std::numeric_limits<std::int64_t>::max() / 64 / dim)
+    throw InvalidArgument("log_std", "input too large");
   const double c = static_cast<double>(dim) * 0.5 * (1.0 + std::log(2.0 * 3.14159265358979323846));
   for (std::int64_t i = 0; i < n; ++i) {
     const T* row = log_std.data + i * log_std.row_stride;

@@ -335,6 +335,11 @@ SurrogateResult clipped_surrogate(const SurrogateInputs<T>& in, const SurrogateO
     if (in.num_segments <= 0)
       throw InvalidArgument("segment_ids", "num_segments must be >= 1, got " +
                                                std::to_string(in.num_segments));
+    // A dense per-sequence histogram is allocated: more sequences than samples is never needed
+    // (relabel the ids 0..S-1) and would let an id's magnitude decide the memory used.
+    if (in.num_segments > n)
+      throw InvalidArgument("segment_ids", "num_segments (" + std::to_string(in.num_segments) +
+                                               ") exceeds the number of samples; relabel the ids 0..S-1");
   }
 
   // ---- the job
