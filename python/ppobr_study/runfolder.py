@@ -1,0 +1,182 @@
+"""The run folder of `ppobr compare`: what is written where, atomically, and what a rerun skips.
+
+    OUT/
+      comparison.json                     the last invocation: its settings and every group's summary
+      <env>_<steps>/                      one group per task and step budget
+        <controller>/seed<k>/
+          episodes.csv                    every finished episode: global_step, iteration, return, length
+          iterations.csv                  every iteration: epsilon, phi, psi, entropy, clip fraction,
+                                          KL (k1, k3), losses, timings (see train.py)
+          run.json                        the run's settings, versions and per-run statistics;
+                                          written last: its presence marks the run finished
+        summary.json                      the protocol's statistics for the group (docs/PROTOCOL.md)
+        results.md                        the results table
+        learning_curves.png, epsilon.png
+
+Every file is written to a temporary name in the same directory and renamed into place
+(``os.replace``), so a crash never leaves a half-written file under a final name, and a run
+without run.json (interrupted) is simply run again. A rerun skips every
+(env, controller, seed) whose run.json exists for the same step budget.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+EPISODE_COLUMNS = ("global_step", "iteration", "return", "length")
+RUN_FILE = "run.json"
+
+
+def group_name(env_id: str, steps: int) -> str:
+    return f"{env_id}_{int(steps)}"
+
+
+def group_dir(out: Path, env_id: str, steps: int) -> Path:
+    return Path(out) / group_name(env_id, steps)
+
+
+def run_dir(out: Path, env_id: str, steps: int, controller: str, seed: int) -> Path:
+    return group_dir(out, env_id, steps) / controller / f"seed{int(seed)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Atomic writes.
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _clean(o):
+    """NaN / ±inf become None (JSON has no such numbers); tuples become lists."""
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    if isinstance(o, (float, np.floating)):
+        return float(o) if math.isfinite(o) else None
+    return o
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(_clean(obj), indent=2, default=_json_default) + "\n")
+
+
+def _csv_text(rows: List[dict], columns) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (repr(float(v)) if isinstance(v, float) else v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs.
+
+
+def is_finished(path: Path) -> bool:
+    f = Path(path) / RUN_FILE
+    if not f.is_file():
+        return False
+    try:
+        return bool(json.loads(f.read_text()).get("finished"))
+    except (OSError, ValueError):
+        return False
+
+
+def write_run(path: Path, result: dict, meta: dict) -> None:
+    """Writes one finished run: the two CSVs, then run.json (``meta`` plus the result's
+    settings) — the marker that the run is complete."""
+    path = Path(path)
+    iterations = result["iterations"]
+    it_cols = list(iterations[0].keys()) if iterations else ["iteration", "global_step", "epsilon"]
+    atomic_write_text(path / "episodes.csv", _csv_text(result["episodes"], EPISODE_COLUMNS))
+    atomic_write_text(path / "iterations.csv", _csv_text(iterations, it_cols))
+    info = {k: v for k, v in result.items() if k not in ("episodes", "iterations")}
+    atomic_write_json(path / RUN_FILE, {**meta, **info, "finished": True})
+
+
+def read_csv_columns(path: Path) -> Dict[str, np.ndarray]:
+    """A CSV as {column: float array}."""
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            return {}
+        rows = [r for r in reader if r]
+    if not rows:
+        return {h: np.zeros(0) for h in header}
+    data = np.array(rows, dtype=object).T
+    out = {}
+    for h, col in zip(header, data):
+        try:
+            out[h] = col.astype(np.float64)
+        except ValueError:
+            out[h] = col
+    return out
+
+
+def load_run(path: Path) -> Optional[dict]:
+    """{"meta": run.json, "episodes": columns, "iterations": columns} of a finished run, or None."""
+    path = Path(path)
+    if not is_finished(path):
+        return None
+    meta = json.loads((path / RUN_FILE).read_text())
+    return {
+        "meta": meta,
+        "episodes": read_csv_columns(path / "episodes.csv"),
+        "iterations": read_csv_columns(path / "iterations.csv"),
+    }
+
+
+def load_group(out: Path, env_id: str, steps: int, controllers, seeds) -> Dict[str, List[dict]]:
+    """The finished runs of one group: {controller: [run, ...]} in seed order (unfinished
+    runs are left out)."""
+    runs: Dict[str, List[dict]] = {}
+    for c in controllers:
+        runs[c] = []
+        for s in seeds:
+            r = load_run(run_dir(out, env_id, steps, c, s))
+            if r is not None:
+                runs[c].append(r)
+    return runs

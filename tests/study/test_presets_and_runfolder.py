@@ -1,0 +1,150 @@
+"""Controller presets, the trainer on a continuous task, and the run folder's atomic files."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import ppobr_core
+from ppobr_study import controllers as C
+from ppobr_study import runfolder as R
+
+
+@pytest.mark.parametrize("discrete", [True, False])
+def test_ppo_wide_is_ppobr_starting_epsilon(discrete):
+    task = C.TaskInfo(discrete=discrete, num_actions=4 if discrete else None, num_iterations=10)
+    wide = C.make_controller("ppo-wide", task)
+    assert isinstance(wide, ppobr_core.ConstantController)
+    expected = C.EPS0 * (1 + C.LAMBDA1 * math.tanh(1.0))
+    assert wide.update(0.1, [1.0]) == pytest.approx(expected, rel=1e-12)
+    # ...which is what the ppobr preset itself gives on its first update at full entropy.
+    br = C.make_controller("ppobr", task)
+    assert br.update(task.entropy_ref if discrete else 2.5, None) == pytest.approx(expected, rel=1e-12)
+
+
+def test_presets():
+    task = C.TaskInfo(discrete=True, num_actions=2, num_iterations=7)
+    for name in C.names():
+        assert 0 < C.make_controller(name, task).update(0.5, [1.0, 2.0], kl=0.01) <= 0.5
+    assert C.make_controller("ppo", task).update(0.1) == 0.2
+    assert C.make_controller("ppobr", task).config["entropy_ref"] == pytest.approx(math.log(2))
+    assert C.make_controller("ppobr-entropy", task).config["lambda2"] == 0.0
+    assert C.make_controller("ppobr-reward", task).config["lambda1"] == 0.0
+    assert C.make_controller("linear-decay", task).config["total_updates"] == 7
+    assert set(C.DESCRIPTIONS) == set(C.PRESETS)
+    with pytest.raises(ValueError, match="unknown preset"):
+        C.make_controller("nope", task)
+
+
+def test_trainer_continuous_smoke():
+    """One iteration of the continuous (CleanRL ppo_continuous_action) path on Pendulum-v1."""
+    import torch
+
+    from ppobr_study.train import Config, train
+
+    torch.set_num_threads(1)
+    res = train(Config(env_id="Pendulum-v1", controller="ppobr", seed=3, total_timesteps=2048))
+    assert res["config"]["num_envs"] == 1 and res["config"]["update_epochs"] == 10
+    (it,) = res["iterations"]
+    assert it["global_step"] == 2048
+    # Gaussian policy: the first rollout's entropy is the reference, so φ = 1; the 10 episodes
+    # of the rollout (Pendulum episodes are 200 steps) fill the reward window, so ψ is on.
+    assert it["phi"] == pytest.approx(1.0)
+    assert 0.0 < it["psi"] <= 1.0
+    assert it["epsilon"] == pytest.approx(0.2 * (1 + 0.5 * math.tanh(1.0) - 0.3 * math.tanh(it["psi"])))
+    assert len(res["episodes"]) == 10
+    assert all(e["length"] == 200 for e in res["episodes"])
+
+
+def test_trainer_is_deterministic_for_a_seed():
+    import torch
+
+    from ppobr_study.train import Config, train
+
+    torch.set_num_threads(1)
+    a = train(Config(env_id="CartPole-v1", controller="ppobr", seed=1, total_timesteps=1024))
+    b = train(Config(env_id="CartPole-v1", controller="ppobr", seed=1, total_timesteps=1024))
+    assert [e["return"] for e in a["episodes"]] == [e["return"] for e in b["episodes"]]
+    assert [i["epsilon"] for i in a["iterations"]] == [i["epsilon"] for i in b["iterations"]]
+
+
+def test_run_folder_roundtrip_and_finished_marker(tmp_path):
+    d = R.run_dir(tmp_path, "CartPole-v1", 1000, "ppo", 3)
+    assert d == tmp_path / "CartPole-v1_1000" / "ppo" / "seed3"
+    assert not R.is_finished(d)
+    result = {
+        "episodes": [{"global_step": 40, "iteration": 1, "return": 20.0, "length": 20}],
+        "iterations": [{"iteration": 1, "global_step": 512, "epsilon": 0.2, "phi": math.nan}],
+        "wall_seconds": 1.5,
+    }
+    R.write_run(d, result, {"env": "CartPole-v1", "seed": 3})
+    assert R.is_finished(d)
+    run = R.load_run(d)
+    assert run["meta"]["seed"] == 3 and run["meta"]["wall_seconds"] == 1.5
+    assert run["episodes"]["return"].tolist() == [20.0]
+    assert run["iterations"]["epsilon"].tolist() == [0.2]
+    assert math.isnan(run["iterations"]["phi"][0])
+    assert not list(d.glob(".*.tmp"))  # no temporary files left behind
+    # A run without its run.json (interrupted) is not finished; a corrupt one neither.
+    (d / "run.json").write_text("{not json")
+    assert not R.is_finished(d)
+
+
+def test_atomic_json_has_no_nan(tmp_path):
+    R.atomic_write_json(tmp_path / "x.json", {"a": math.nan, "b": (1.0, math.inf), "c": np.float64(2.0)})
+    assert json.loads((tmp_path / "x.json").read_text()) == {"a": None, "b": [1.0, None], "c": 2.0}
+
+
+def test_cli_argument_helpers():
+    from ppobr_study import cli
+
+    assert cli.parse_seeds("3") == [0, 1, 2]
+    assert cli.parse_seeds("4-6") == [4, 5, 6]
+    assert cli.parse_seeds("5,1,1") == [1, 5]
+    with pytest.raises(Exception, match="seeds"):
+        cli.parse_seeds("x")
+    assert cli.steps_for("CartPole-v1", None) == cli.DEFAULT_STEPS
+    assert cli.steps_for("CartPole-v1", "paper") == 500_000
+    assert cli.steps_for("Hopper-v5", None) == 1_000_000
+    assert cli.steps_for("Pendulum-v1", "3e4") == 30_000
+    with pytest.raises(SystemExit, match="--steps"):
+        cli.steps_for("Pendulum-v1", None)
+    with pytest.raises(SystemExit, match="--threshold"):
+        cli._threshold("Pendulum-v1", None)
+    assert cli._threshold("Pendulum-v1", -200.0) == -200.0
+
+
+def _fake_result(rng, n_iter=8, level=400.0):
+    episodes, step = [], 0
+    for i in range(60):
+        step += 100
+        episodes.append({"global_step": step, "iteration": 1 + i * n_iter // 60,
+                         "return": float(min(500.0, level * (i + 1) / 40 + rng.normal(0, 20))), "length": 100})
+    iterations = [{"iteration": k + 1, "global_step": 750 * (k + 1), "epsilon": 0.2 + 0.01 * rng.random(),
+                   "phi": 0.5, "psi": 0.5, "controller_seconds": 1e-4, "iteration_seconds": 0.3,
+                   "iteration_cpu_seconds": 0.29} for k in range(n_iter)]
+    return {"episodes": episodes, "iterations": iterations, "wall_seconds": 2.4, "cpu_seconds": 2.3}
+
+
+def test_summarize_group_with_ppo_wide_writes_tables_and_plots(tmp_path):
+    """The summary step alone, on synthetic run folders: the baseline table, the extra
+    comparison against ppo-wide, the JSON and the PNGs."""
+    from ppobr_study import cli
+
+    rng = np.random.default_rng(0)
+    controllers = ["ppo", "ppobr", "ppo-wide"]
+    for c in controllers:
+        for s in range(3):
+            R.write_run(R.run_dir(tmp_path, "CartPole-v1", 6000, c, s), _fake_result(rng),
+                        {"env": "CartPole-v1", "controller": c, "seed": s, "steps": 6000})
+    summary = cli.summarize_group(tmp_path, "CartPole-v1", 6000, controllers, [0, 1, 2], 300.0)
+    assert set(summary["versus_baseline"]) == {"ppobr", "ppo-wide"}
+    assert set(summary["versus_ppo_wide"]) == {"ppobr"}
+    assert summary["controllers"]["ppo"]["reached"] == 3
+    table = cli.format_table(summary)
+    assert "| vs ppo |" in table and "| vs ppo-wide |" in table
+    group = R.group_dir(tmp_path, "CartPole-v1", 6000)
+    for f in ("summary.json", "results.md", "learning_curves.png", "epsilon.png"):
+        assert (group / f).is_file()
+    assert json.loads((group / "summary.json").read_text())["versus_ppo_wide"]["ppobr"]["overhead_direct"] == 0.0
