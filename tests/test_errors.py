@@ -182,6 +182,29 @@ def test_negative_and_all_zero_mask(batch):
         check_rejected("mask", kw, aggregation=agg)
 
 
+@pytest.mark.parametrize("aggregation", ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"])
+def test_float32_weights_that_would_overflow(rng, aggregation):
+    """float32 weights summing past 1e30 would overflow the kernel's float partial sums
+    (inf/NaN statistics): rejected, naming the mask; the same weights in float64, and float32
+    weights scaled down, give the unweighted result (times the weight for seq-mean-token-sum,
+    the one aggregation where the weights' scale matters)."""
+    kw = make_batch(rng, (6, 5), np.float32, entropy=True)
+    plain = surrogate(kw, aggregation=aggregation)
+    for w in (3e38, 1e36):
+        kw["mask"] = np.full((6, 5), w, np.float32)
+        check_rejected("mask", kw, aggregation=aggregation)
+        kw64 = {k: v.astype(np.float64) for k, v in kw.items()}
+        big = surrogate(kw64, aggregation=aggregation)
+        scale = float(np.float32(w)) if aggregation == "seq-mean-token-sum" else 1.0
+        assert big.loss == pytest.approx(scale * plain.loss, rel=1e-5, abs=1e-7)
+        assert big.stats["clip_fraction"] == pytest.approx(plain.stats["clip_fraction"], abs=1e-12)
+    kw["mask"] = np.full((6, 5), 1e27, np.float32)  # sum 3e28: accepted
+    ok = surrogate(kw, aggregation=aggregation)
+    scale = float(np.float32(1e27)) if aggregation == "seq-mean-token-sum" else 1.0
+    assert ok.loss == pytest.approx(scale * plain.loss, rel=1e-5, abs=1e-7)
+    assert all(math.isfinite(v) for v in ok.stats.values())
+
+
 @pytest.mark.parametrize(
     "opts,argument",
     [

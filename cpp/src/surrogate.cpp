@@ -45,6 +45,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ppobr/errors.hpp"
@@ -371,11 +372,22 @@ SurrogateResult clipped_surrogate(const SurrogateInputs<T>& in, const SurrogateO
   double W = static_cast<double>(n);  // sum of weights
   double loss_div = 1.0;              // loss = -sum(factor * w * obj) / loss_div
   std::vector<T> factors;             // per row or per segment (factor modes only)
+  // float32 kernels sum weighted terms in float within a micro-block: weights summing past
+  // ~1e30 could overflow those partial sums (FLT_MAX ~3.4e38) and give inf/NaN statistics.
+  // Such input is rejected with a clear error rather than computed wrongly.
+  auto check_weight_scale = [&](double sum) {
+    constexpr double kMaxFloatWeightSum = 1e30;
+    if (std::is_same_v<T, float> && sum > kMaxFloatWeightSum)
+      throw InvalidArgument("mask", "float32 weights summing to " + std::to_string(sum) +
+                                        " (> 1e30) would overflow float32 partial sums; scale "
+                                        "the weights down or pass float64");
+  };
   auto check_mask_partial = [&](double sum, double minw) {
     if (!std::isfinite(sum) || minw < 0.0 || std::isnan(minw)) {
       rescan_mask(mask);
       throw InvalidArgument("mask", "weights sum to a non-finite value");
     }
+    check_weight_scale(sum);
   };
 
   const bool rows_mode = !segs && agg != Aggregation::TokenMean && has_mask;
@@ -400,6 +412,7 @@ SurrogateResult clipped_surrogate(const SurrogateInputs<T>& in, const SurrogateO
     }
     if (!std::isfinite(total)) throw InvalidArgument("mask", "weights sum to a non-finite value");
     if (total == 0.0) throw_all_zero();
+    check_weight_scale(total);
     W = total;
     double S = 0.0;
     for (double x : wseg) S += x > 0.0 ? 1.0 : 0.0;

@@ -273,7 +273,10 @@ def train(cfg: Config, progress: Optional[Callable[[int], None]] = None) -> dict
 
         # 4b. The clip range for this iteration (PPO-BR: from entropy and reward trend).
         t0 = time.perf_counter()
-        eps = controller.update(entropies, finished_returns, kl=last_kl)
+        if last_kl is None and controller.controller.name == "kl_adaptive":
+            eps = controller.epsilon  # no policy update yet, so no KL to adapt to: keep ε0
+        else:
+            eps = controller.update(entropies, finished_returns, kl=last_kl)
         t_ctrl = time.perf_counter() - t0
         diag = controller.diagnostics
 

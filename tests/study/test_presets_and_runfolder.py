@@ -148,3 +148,22 @@ def test_summarize_group_with_ppo_wide_writes_tables_and_plots(tmp_path):
     for f in ("summary.json", "results.md", "learning_curves.png", "epsilon.png"):
         assert (group / f).is_file()
     assert json.loads((group / "summary.json").read_text())["versus_ppo_wide"]["ppobr"]["overhead_direct"] == 0.0
+
+
+@pytest.mark.parametrize("preset", C.names())
+def test_every_preset_trains(preset):
+    """Two iterations of the trainer with each preset: the first rollout has no KL yet (no
+    policy update has happened), so the KL-adaptive preset must keep ε0 there, not fail."""
+    import torch
+
+    from ppobr_study.train import Config, train
+
+    torch.set_num_threads(1)
+    res = train(Config(env_id="CartPole-v1", controller=preset, seed=0, total_timesteps=2 * 512,
+                       num_envs=1, num_steps=512))  # fmt: skip
+    first, second = res["iterations"]
+    for it in (first, second):
+        assert 0.0 < it["epsilon"] <= 0.5 and math.isfinite(it["kl_k3"])
+    if preset == "kl-adaptive":
+        assert first["epsilon"] == C.EPS0
+        assert second["epsilon"] != C.EPS0  # it adapted to the KL measured in iteration 1
