@@ -13,6 +13,7 @@ inputs' device (ratio_min / ratio_max hold the min / max in ``sums``).
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Optional, Union
 
 import numpy as np
@@ -45,6 +46,14 @@ if STAT_NAMES != _EXPECTED:  # pragma: no cover - guards against a core/adapter 
 
 AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum")
 Eps = Union[float, Tensor]
+
+
+def _invalid(message: str) -> ppobr_core.InvalidArgumentError:
+    """The core's error type for a message "argument: what is wrong", with ``.argument`` set as
+    the core sets it (so callers can tell which argument was bad without parsing text)."""
+    err = ppobr_core.InvalidArgumentError(message)
+    err.argument = message.split(":", 1)[0]
+    return err
 
 
 def stats_from_sums(sums: Tensor, counts: Tensor) -> dict[str, float]:
@@ -238,7 +247,7 @@ def torch_surrogate(
         if aggregation == "seq-mean-token-mean":
             per_seq = per_seq / torch.where(nonempty, weight, torch.ones_like(weight))
         elif aggregation != "seq-mean-token-sum":
-            raise ppobr_core.InvalidArgumentError(f"aggregation: unknown {aggregation!r}")
+            raise _invalid(f"aggregation: unknown {aggregation!r}")
         per_seq = torch.where(nonempty, per_seq, torch.zeros_like(per_seq))
         loss = -(per_seq.sum() / nonempty.sum().to(dtype))
 
@@ -288,22 +297,45 @@ def torch_surrogate(
 # The public function and module.
 
 
-def _choose_eps(eps, eps_low, eps_high):
-    if eps is not None:
-        if eps_low is not None or eps_high is not None:
-            raise ppobr_core.InvalidArgumentError(
-                "eps: give either eps (symmetric) or eps_low and eps_high, not both"
+def _clip_range(eps, eps_low, eps_high, default: Optional[float] = None):
+    """(eps_low, eps_high) from either way of giving the clip range: ``eps`` (symmetric) or both
+    ``eps_low`` and ``eps_high``; ``default`` stands in for eps when nothing is given.
+
+    Values on the host (numbers, CPU tensors outside tracing) are checked as the core checks
+    them: finite, 0 <= eps_low < 1, eps_high >= 0. A tensor on another device is not read (that
+    would be a host-device sync); the pure-torch path then trusts it."""
+    if eps is not None and (eps_low is not None or eps_high is not None):
+        raise _invalid(
+            "eps: give either eps (symmetric) or eps_low and eps_high, not both"
+        )
+    if eps is None and eps_low is None and eps_high is None:
+        if default is None:
+            raise _invalid(
+                "eps: the clip range is required: pass eps, or eps_low and eps_high"
             )
+        eps = default
+    if eps is not None:
+        _check_bound("eps", eps, upper=1.0)
         return eps, eps
-    if eps_low is not None and eps_high is not None:
-        return eps_low, eps_high
-    if eps_low is not None:
-        raise ppobr_core.InvalidArgumentError("eps_high: eps_low was given without eps_high")
-    if eps_high is not None:
-        raise ppobr_core.InvalidArgumentError("eps_low: eps_high was given without eps_low")
-    raise ppobr_core.InvalidArgumentError(
-        "eps: the clip range is required: pass eps, or eps_low and eps_high"
-    )
+    if eps_high is None:
+        raise _invalid("eps_high: eps_low was given without eps_high")
+    if eps_low is None:
+        raise _invalid("eps_low: eps_high was given without eps_low")
+    _check_bound("eps_low", eps_low, upper=1.0)
+    _check_bound("eps_high", eps_high, upper=None)
+    return eps_low, eps_high
+
+
+def _check_bound(name: str, x: Eps, upper: Optional[float]) -> None:
+    if isinstance(x, Tensor):
+        if x.numel() != 1:
+            raise _invalid(f"{name}: expected a number or a 0-d tensor, got shape {tuple(x.shape)}")
+        if not x.is_cpu or _tracing():
+            return
+    v = float(x)
+    if not (math.isfinite(v) and v >= 0.0 and (upper is None or v < upper)):
+        rule = "finite and in [0, 1)" if upper is not None else "finite and >= 0"
+        raise _invalid(f"{name}: must be {rule}, got {v}")
 
 
 try:  # torch >= 2.3
@@ -379,24 +411,30 @@ def clipped_surrogate_loss(
 
     Returns :class:`SurrogateOutput` (loss, sums, counts); ``.stats()`` gives the means.
     """
-    lo, hi = _choose_eps(eps, eps_low, eps_high)
+    lo, hi = _clip_range(eps, eps_low, eps_high)
+    return _surrogate(logp_new, logp_old, advantages, lo, hi, dual_clip, entropy, mask,
+                      segment_ids, num_segments, aggregation, backend, num_threads)  # fmt: skip
+
+
+def _surrogate(logp_new, logp_old, advantages, lo, hi, dual_clip, entropy, mask, segment_ids,
+               num_segments, aggregation, backend, num_threads) -> SurrogateOutput:  # fmt: skip
+    """clipped_surrogate_loss with the clip range (lo, hi) = (eps_low, eps_high) already checked."""
     if aggregation not in AGGREGATIONS:
-        raise ppobr_core.InvalidArgumentError(
+        raise _invalid(
             f"aggregation: expected one of {AGGREGATIONS}, got {aggregation!r}"
         )
     if dual_clip is not None:
         dual_clip = float(dual_clip)
         if not dual_clip > 1.0:
-            raise ppobr_core.InvalidArgumentError(
+            raise _invalid(
                 f"dual_clip: must be > 1 (or None to disable), got {dual_clip}"
             )
     if _use_core(backend, (logp_new, logp_old, advantages, entropy, mask, segment_ids)):
         if num_threads is None:
             num_threads = 1 if torch.get_num_threads() == 1 else 0
-        if logp_old.requires_grad or advantages.requires_grad:
-            # The kernel differentiates in logp_new only: let autograd handle the rest.
-            pass
-        else:
+        # The kernel differentiates in logp_new only: when logp_old or the advantages need
+        # gradients too, the torch expression below runs and autograd handles all three.
+        if not (logp_old.requires_grad or advantages.requires_grad):
             lo, hi = _float(lo), _float(hi)
             kw = {"eps": lo} if lo == hi else {"eps_low": lo, "eps_high": hi}
             kw["num_threads"] = num_threads
@@ -414,22 +452,22 @@ def clipped_surrogate_loss(
 
 def _check_shapes(logp_new, logp_old, advantages, entropy, mask, segment_ids) -> None:
     if logp_new.dim() not in (1, 2):
-        raise ppobr_core.InvalidArgumentError(
+        raise _invalid(
             "logp_new: expected a 1-D [batch] or 2-D [batch, tokens] tensor, "
             f"got {logp_new.dim()} dimensions"
         )
     if logp_new.numel() == 0:
-        raise ppobr_core.InvalidArgumentError("logp_new: the batch is empty")
+        raise _invalid("logp_new: the batch is empty")
     for name, t in (("logp_old", logp_old), ("advantages", advantages), ("entropy", entropy),
                     ("mask", mask)):  # fmt: skip
         if t is not None and t.shape != logp_new.shape:
-            raise ppobr_core.InvalidArgumentError(
+            raise _invalid(
                 f"{name}: shape {tuple(t.shape)} does not match logp_new's {tuple(logp_new.shape)}"
             )
     if segment_ids is not None and (
         logp_new.dim() != 1 or segment_ids.shape != logp_new.shape
     ):
-        raise ppobr_core.InvalidArgumentError(
+        raise _invalid(
             "segment_ids: expected a 1-D integer tensor as long as a 1-D logp_new"
         )
 
@@ -445,7 +483,7 @@ class ClippedSurrogateLoss(torch.nn.Module):
 
     def __init__(
         self,
-        eps: Optional[float] = 0.2,
+        eps: Optional[float] = None,
         *,
         eps_low: Optional[float] = None,
         eps_high: Optional[float] = None,
@@ -454,9 +492,7 @@ class ClippedSurrogateLoss(torch.nn.Module):
         backend: str = "auto",
     ) -> None:
         super().__init__()
-        if eps_low is not None or eps_high is not None:
-            eps = None
-        lo, hi = _choose_eps(eps, eps_low, eps_high)
+        lo, hi = _clip_range(eps, eps_low, eps_high, default=0.2)
         self.register_buffer("eps_low", torch.tensor(float(lo), dtype=torch.float64), persistent=False)
         self.register_buffer("eps_high", torch.tensor(float(hi), dtype=torch.float64), persistent=False)
         self.dual_clip = dual_clip
@@ -465,7 +501,7 @@ class ClippedSurrogateLoss(torch.nn.Module):
 
     @torch.no_grad()
     def set_epsilon(self, eps: Optional[Eps] = None, *, eps_low=None, eps_high=None) -> None:
-        lo, hi = _choose_eps(eps, eps_low, eps_high)
+        lo, hi = _clip_range(eps, eps_low, eps_high)
         self.eps_low.fill_(lo)
         self.eps_high.fill_(hi)
 
@@ -480,10 +516,10 @@ class ClippedSurrogateLoss(torch.nn.Module):
         segment_ids: Optional[Tensor] = None,
         num_segments: Optional[int] = None,
     ) -> SurrogateOutput:
-        return clipped_surrogate_loss(
-            logp_new, logp_old, advantages, eps_low=self.eps_low, eps_high=self.eps_high,
-            dual_clip=self.dual_clip, entropy=entropy, mask=mask, segment_ids=segment_ids,
-            num_segments=num_segments, aggregation=self.aggregation, backend=self.backend,
+        # (the buffers were checked when written, so the per-call path skips _clip_range)
+        return _surrogate(
+            logp_new, logp_old, advantages, self.eps_low, self.eps_high, self.dual_clip, entropy,
+            mask, segment_ids, num_segments, self.aggregation, self.backend, None,
         )  # fmt: skip
 
     def extra_repr(self) -> str:

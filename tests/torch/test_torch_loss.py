@@ -266,6 +266,24 @@ def test_eps_as_tensor_and_bad_arguments():
         pt.clipped_surrogate_loss(lpn, lpo.float(), adv, 0.2, backend="core")
     with pytest.raises(ValueError, match="backend"):
         pt.clipped_surrogate_loss(lpn, lpo, adv, 0.2, backend="numpy")
+    # the clip range is checked on both paths (the torch path computes with whatever it gets,
+    # so this check is all that stands between a bad ε and a wrong loss there)
+    for backend in ("core", "torch"):
+        for bad, name in (({"eps": -0.1}, "eps"), ({"eps": float("nan")}, "eps"), ({"eps": 1.0}, "eps"),
+                          ({"eps_low": 1.5, "eps_high": 0.2}, "eps_low"),
+                          ({"eps_low": 0.2, "eps_high": -1.0}, "eps_high"),
+                          ({"eps": torch.tensor(-0.5)}, "eps"), ({"eps": torch.ones(2)}, "eps")):
+            with pytest.raises(Err, match=name) as e:
+                pt.clipped_surrogate_loss(lpn, lpo, adv, backend=backend, **bad)
+            assert e.value.argument == name
+    mod = pt.ClippedSurrogateLoss(eps_low=0.1, eps_high=0.3)
+    assert (mod.eps_low.item(), mod.eps_high.item()) == (0.1, 0.3)
+    assert pt.ClippedSurrogateLoss().eps_low.item() == 0.2  # the default
+    with pytest.raises(Err, match="eps_high"):
+        mod.set_epsilon(eps_low=0.1, eps_high=float("inf"))
+    assert mod.eps_high.item() == 0.3  # a rejected value is not written
+    with pytest.raises(Err, match="eps"):
+        pt.ClippedSurrogateLoss(eps=2.0)
 
 
 def test_stats_accumulator_equals_one_big_batch():
