@@ -2,10 +2,12 @@
 
     PYTHONPATH=adapters python examples/cleanrl_ppo_torch.py --env-id CartPole-v1 --controller ppobr
     PYTHONPATH=adapters python examples/cleanrl_ppo_torch.py --env-id Pendulum-v1 --controller constant
+    PYTHONPATH=adapters python examples/cleanrl_ppo_torch.py --env-id CartPole-v1 --controller both --summary s.json
 
 The loop follows CleanRL's ppo.py (discrete actions) and ppo_continuous_action.py (continuous
 actions), with their default hyper-parameters for each kind of action space; gymnasium >= 1.0.
-Against plain PPO only the lines marked `# PPO-BR` differ: the controller is built, fed the
+CleanRL's loop body is `Trainer.iterate` (one iteration), its setup `Trainer.__init__`. Against
+plain PPO only the lines marked `# PPO-BR` differ: the controller is built, fed the
 rollout's policy entropy and finished-episode returns once per iteration, and the policy loss
 is ppobr_torch's clipped surrogate with that iteration's ε (its statistics accumulate on the
 device and are read once per iteration). `--controller constant` keeps ε fixed at --clip-coef
@@ -14,6 +16,13 @@ device and are read once per iteration). `--controller constant` keeps ε fixed 
 It prints one line per iteration and, at the end, a JSON summary (also written to --summary):
 steps, the running average return of the last 100 episodes (`avg_return`), the first step at
 which it reached --solved-at, seconds per iteration, and the time spent in the controller.
+
+`--controller both` measures PPO-BR's wall-clock overhead: one process trains a constant-ε
+agent and a PPO-BR agent (same seed and hyper-parameters, each with its own envs, optimizer
+and random stream, so each run equals its single-controller run) in lockstep, iteration by
+iteration, alternating which goes first. The summary holds both agents' summaries and the
+median over iterations of the paired time ratio (PPO-BR / constant - 1) with a 95% CI (needs
+scipy), and the directly timed controller update as a share of the iteration.
 """
 
 from __future__ import annotations
@@ -68,7 +77,8 @@ def parse_args():
     p.add_argument("--vf-coef", type=float, default=0.5)
     p.add_argument("--max-grad-norm", type=float, default=0.5)
     p.add_argument("--target-kl", type=float, default=None)
-    p.add_argument("--controller", choices=["constant", "ppobr"], default="ppobr")  # PPO-BR
+    p.add_argument("--controller", choices=["constant", "ppobr", "both"], default="ppobr",
+                   help="both: train a constant-ε and a PPO-BR agent side by side in lockstep")  # PPO-BR
     p.add_argument("--solved-at", type=float, default=475.0)
     p.add_argument("--summary", type=str, default=None, help="write the JSON summary here")
     p.add_argument("--quiet", action="store_true")
@@ -140,46 +150,79 @@ class Agent(nn.Module):
         return action, probs.log_prob(action), probs.entropy(), self.critic(x)
 
 
-def main():
-    args = parse_args()
-    torch.set_num_threads(args.threads)
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    torch.backends.cudnn.deterministic = bool(args.torch_deterministic)
-    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
-    continuous = args.kind == "continuous"
+class Trainer:
+    """One PPO agent: its envs, network, optimizer, ε controller and rollout buffers.
 
-    envs = gym.vector.SyncVectorEnv(
-        [make_env(args.env_id, args.gamma, continuous) for _ in range(args.num_envs)],
-        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,  # gym < 1.0 semantics, as CleanRL
-    )
-    agent = Agent(envs, continuous).to(device)
-    optimizer = optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
-    if args.controller == "ppobr":  # PPO-BR: ε from entropy and reward trend, H_ref = log(n) for n actions
-        h_ref = None if continuous else math.log(envs.single_action_space.n)  # PPO-BR
-        ctl = ppobr_torch.EpsilonController(ppobr_core.PPOBRController(eps0=args.clip_coef, entropy_ref=h_ref))  # PPO-BR
-    else:  # PPO-BR: the same code path with a fixed ε
-        ctl = ppobr_torch.EpsilonController(ppobr_core.ConstantController(args.clip_coef))  # PPO-BR
+    `iterate()` is one iteration of CleanRL's training loop (rollout, GAE, update epochs), line
+    for line. Keeping an agent's state here rather than in main()'s locals lets main() drive one
+    agent (`--controller constant|ppobr`) or two in lockstep (`--controller both`) with the same
+    loop body, so the two paths cannot drift apart.
+    """
 
-    obs = torch.zeros((args.num_steps, args.num_envs) + envs.single_observation_space.shape).to(device)
-    actions = torch.zeros((args.num_steps, args.num_envs) + envs.single_action_space.shape).to(device)
-    logprobs = torch.zeros((args.num_steps, args.num_envs)).to(device)
-    entropies = torch.zeros((args.num_steps, args.num_envs)).to(device)  # PPO-BR
-    rewards = torch.zeros((args.num_steps, args.num_envs)).to(device)
-    dones = torch.zeros((args.num_steps, args.num_envs)).to(device)
-    values = torch.zeros((args.num_steps, args.num_envs)).to(device)
+    def __init__(self, args, controller, device):
+        self.args, self.name, self.device = args, controller, device
+        # Seeding here (not once in main) gives each agent of a lockstep run the same initial
+        # weights and environment seeds as a run of that controller on its own.
+        random.seed(args.seed)
+        np.random.seed(args.seed)
+        torch.manual_seed(args.seed)
+        continuous = args.kind == "continuous"
+        self.continuous = continuous
 
-    global_step = 0
-    start_time = time.time()
-    next_obs, _ = envs.reset(seed=args.seed)
-    next_obs = torch.Tensor(next_obs).to(device)
-    next_done = torch.zeros(args.num_envs).to(device)
-    recent = deque(maxlen=100)
-    solved_step = None
-    iter_times, ctl_times, eps_trace = [], [], []
+        self.envs = envs = gym.vector.SyncVectorEnv(
+            [make_env(args.env_id, args.gamma, continuous) for _ in range(args.num_envs)],
+            autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,  # gym < 1.0 semantics, as CleanRL
+        )
+        self.agent = Agent(envs, continuous).to(device)
+        self.optimizer = optim.Adam(self.agent.parameters(), lr=args.learning_rate, eps=1e-5)
+        if controller == "ppobr":  # PPO-BR: ε from entropy and reward trend, H_ref = log(n) for n actions
+            h_ref = None if continuous else math.log(envs.single_action_space.n)  # PPO-BR
+            self.ctl = ppobr_torch.EpsilonController(ppobr_core.PPOBRController(eps0=args.clip_coef, entropy_ref=h_ref))  # PPO-BR
+        else:  # PPO-BR: the same code path with a fixed ε
+            self.ctl = ppobr_torch.EpsilonController(ppobr_core.ConstantController(args.clip_coef))  # PPO-BR
 
-    for iteration in range(1, args.num_iterations + 1):
+        shape = (args.num_steps, args.num_envs)
+        self.obs = torch.zeros(shape + envs.single_observation_space.shape).to(device)
+        self.actions = torch.zeros(shape + envs.single_action_space.shape).to(device)
+        self.logprobs = torch.zeros(shape).to(device)
+        self.entropies = torch.zeros(shape).to(device)  # PPO-BR
+        self.rewards = torch.zeros(shape).to(device)
+        self.dones = torch.zeros(shape).to(device)
+        self.values = torch.zeros(shape).to(device)
+
+        self.global_step = 0
+        self.start_time = time.time()
+        next_obs, _ = envs.reset(seed=args.seed)
+        self.next_obs = torch.Tensor(next_obs).to(device)
+        self.next_done = torch.zeros(args.num_envs).to(device)
+        self.recent = deque(maxlen=100)  # returns of the last 100 episodes
+        self.solved_step = None
+        self.iter_times, self.ctl_times, self.eps_trace = [], [], []
+        self.rng_state = self._get_rng()
+
+    # Two agents in one process share torch's and NumPy's global generators (action sampling,
+    # minibatch shuffles). Each agent swaps its own generator state in for its iteration, so its
+    # random stream, and hence its run, is the one it would have alone with the same seed.
+    def _get_rng(self):
+        cuda = torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
+        return torch.get_rng_state(), np.random.get_state(), cuda
+
+    def _set_rng(self, state):
+        torch.set_rng_state(state[0])
+        np.random.set_state(state[1])
+        if state[2] is not None:
+            torch.cuda.set_rng_state(state[2], self.device)
+
+    def iterate(self, iteration):
+        """One CleanRL iteration; returns ε and the update's statistics (clip fraction, KL, ...)."""
+        # Local names as in CleanRL's loop, so the body below reads (and diffs) like ppo.py.
+        args, envs, agent, optimizer, device = self.args, self.envs, self.agent, self.optimizer, self.device
+        obs, actions, logprobs, rewards, dones, values = (
+            self.obs, self.actions, self.logprobs, self.rewards, self.dones, self.values
+        )  # fmt: skip
+        next_obs, next_done, continuous = self.next_obs, self.next_done, self.continuous
+        ctl, entropies = self.ctl, self.entropies  # PPO-BR
+        self._set_rng(self.rng_state)
         t_iter = time.perf_counter()
         if args.anneal_lr:
             frac = 1.0 - (iteration - 1.0) / args.num_iterations
@@ -187,7 +230,7 @@ def main():
 
         finished = []  # PPO-BR: returns of the episodes that ended in this rollout
         for step in range(0, args.num_steps):
-            global_step += args.num_envs
+            self.global_step += args.num_envs
             obs[step] = next_obs
             dones[step] = next_done
             with torch.no_grad():
@@ -203,14 +246,16 @@ def main():
             if "final_info" in infos and "episode" in infos["final_info"]:
                 ep = infos["final_info"]["episode"]
                 for r in ep["r"][infos["final_info"]["_episode"]]:
-                    finished.append(float(r))
-                    recent.append(float(r))
-                    if solved_step is None and len(recent) == recent.maxlen and np.mean(recent) >= args.solved_at:
-                        solved_step = global_step
+                    finished.append(float(r))  # PPO-BR
+                    self.recent.append(float(r))
+                    full = len(self.recent) == self.recent.maxlen
+                    if self.solved_step is None and full and np.mean(self.recent) >= args.solved_at:
+                        self.solved_step = self.global_step
+        self.next_obs, self.next_done = next_obs, next_done
 
         t_ctl = time.perf_counter()  # PPO-BR
         eps = ctl.update(entropies, finished)  # PPO-BR: once per rollout, before the epochs
-        ctl_times.append(time.perf_counter() - t_ctl)
+        self.ctl_times.append(time.perf_counter() - t_ctl)  # PPO-BR
 
         with torch.no_grad():
             next_value = agent.get_value(next_obs).reshape(1, -1)
@@ -275,28 +320,101 @@ def main():
                 break
 
         s = stats.compute()  # PPO-BR: one host transfer per iteration
-        iter_times.append(time.perf_counter() - t_iter)
-        eps_trace.append(eps)
-        if not args.quiet:
-            avg = np.mean(recent) if recent else float("nan")
-            print(f"iter={iteration} step={global_step} eps={eps:.4f} avg_return={avg:.1f} "
-                  f"clipfrac={s['clip_fraction']:.3f} kl_k3={s['kl_k3']:.5f} "
-                  f"SPS={int(global_step / (time.time() - start_time))}", flush=True)  # fmt: skip
+        self.iter_times.append(time.perf_counter() - t_iter)
+        self.eps_trace.append(eps)
+        self.rng_state = self._get_rng()
+        return eps, s
 
-    envs.close()
-    steady = iter_times[1:] or iter_times
-    summary = {
-        "env_id": args.env_id, "controller": args.controller, "seed": args.seed,
-        "steps": global_step, "iterations": len(iter_times),
-        "avg_return": float(np.mean(recent)) if recent else None,
-        "episodes_in_avg": len(recent), "solved_at": args.solved_at, "solved_step": solved_step,
-        "sec_per_iter_mean": float(np.mean(steady)), "sec_per_iter_median": float(np.median(steady)),
-        "controller_sec_per_iter": float(np.mean(ctl_times)),
-        "controller_share_of_iter": float(np.mean(ctl_times) / np.mean(steady)),
-        "eps_min": float(min(eps_trace)), "eps_max": float(max(eps_trace)),
-        "eps_mean": float(np.mean(eps_trace)), "wall_s": time.time() - start_time,
+    def log(self, iteration, eps, s, prefix=""):
+        avg = np.mean(self.recent) if self.recent else float("nan")
+        sps = int(self.global_step / sum(self.iter_times))  # this agent's own time (lockstep: not the other's)
+        print(f"{prefix}iter={iteration} step={self.global_step} eps={eps:.4f} avg_return={avg:.1f} "
+              f"clipfrac={s['clip_fraction']:.3f} kl_k3={s['kl_k3']:.5f} SPS={sps}", flush=True)  # fmt: skip
+
+    def summary(self):
+        self.envs.close()
+        steady = self.iter_times[1:] or self.iter_times  # the first iteration pays one-off warm-up costs
+        return {
+            "env_id": self.args.env_id, "controller": self.name, "seed": self.args.seed,
+            "steps": self.global_step, "iterations": len(self.iter_times),
+            "avg_return": float(np.mean(self.recent)) if self.recent else None,
+            "episodes_in_avg": len(self.recent), "solved_at": self.args.solved_at, "solved_step": self.solved_step,
+            "sec_per_iter_mean": float(np.mean(steady)), "sec_per_iter_median": float(np.median(steady)),
+            "controller_sec_per_iter": float(np.mean(self.ctl_times)),
+            "controller_share_of_iter": float(np.mean(self.ctl_times) / np.mean(steady)),
+            "eps_min": float(min(self.eps_trace)), "eps_max": float(max(self.eps_trace)),
+            "eps_mean": float(np.mean(self.eps_trace)), "wall_s": time.time() - self.start_time,
+        }  # fmt: skip
+
+
+def overhead(base, other):
+    """PPO-BR's wall-clock overhead per iteration from a lockstep run of two Trainers.
+
+    Each iteration gives a pair of times measured back to back under the same machine load, so
+    their ratio cancels most of the load drift that separate runs suffer (±3-4% between runs).
+    The statistic is the median of the paired ratios − 1, robust to the occasional iteration hit
+    by a scheduler stall, with an exact distribution-free 95% CI from the order statistics
+    (scipy's quantile_test). The first iteration (warm-up) is left out, as in the summaries.
+    """
+    from scipy import stats  # only this mode needs scipy
+
+    t_base, t_other = np.asarray(base.iter_times[1:]), np.asarray(other.iter_times[1:])
+    ratio = t_other / t_base - 1.0
+    ci = stats.quantile_test(ratio, q=0.0, p=0.5).confidence_interval(0.95)
+    finite = lambda x: float(x) if np.isfinite(x) else None  # too few pairs: no CI  # noqa: E731
+    c_base, c_other = np.asarray(base.ctl_times[1:]), np.asarray(other.ctl_times[1:])
+    return {
+        "paired_iterations": int(ratio.size),
+        "median_ratio_minus_1": float(np.median(ratio)),
+        "ci95": [finite(ci.low), finite(ci.high)], "ci_method": "order statistics (scipy.stats.quantile_test)",
+        "ratio_of_mean_times_minus_1": float(t_other.mean() / t_base.mean() - 1.0),
+        # The controller update timed directly: median over iterations of each agent's share of
+        # its own iteration, and of PPO-BR's extra cost over the constant controller's.
+        "controller_share_of_iter": {base.name: float(np.median(c_base / t_base)),
+                                     other.name: float(np.median(c_other / t_other))},
+        "controller_extra_share_of_iter": float(np.median((c_other - c_base) / t_base)),
+        # The raw pairs (iterations 2, 3, ...; odd iterations ran the constant agent first), so
+        # the statistic can be recomputed or checked for order effects from the file alone.
+        "iter_sec": {base.name: t_base.tolist(), other.name: t_other.tolist()},
     }  # fmt: skip
-    print(json.dumps(summary))
+
+
+def drop_raw_times(summary):  # the console gets the summary without the per-iteration lists
+    return {**summary, "overhead": {k: v for k, v in summary["overhead"].items() if k != "iter_sec"}}
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    torch.backends.cudnn.deterministic = bool(args.torch_deterministic)
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    start_time = time.time()
+
+    if args.controller != "both":
+        trainer = Trainer(args, args.controller, device)
+        for iteration in range(1, args.num_iterations + 1):
+            eps, s = trainer.iterate(iteration)
+            if not args.quiet:
+                trainer.log(iteration, eps, s)
+        summary = trainer.summary()
+    else:
+        # Lockstep: the same iteration of both agents back to back, the order alternating
+        # every iteration so neither always runs on a warm (or cold) cache.
+        trainers = [Trainer(args, "constant", device), Trainer(args, "ppobr", device)]
+        for iteration in range(1, args.num_iterations + 1):
+            for trainer in trainers if iteration % 2 else trainers[::-1]:
+                eps, s = trainer.iterate(iteration)
+                if not args.quiet:
+                    trainer.log(iteration, eps, s, prefix=f"[{trainer.name:>8}] ")
+        summary = {
+            "env_id": args.env_id, "controller": "both", "seed": args.seed, "mode": "lockstep",
+            "steps": trainers[0].global_step, "iterations": args.num_iterations,
+            "overhead": overhead(*trainers),
+            "agents": {t.name: t.summary() for t in trainers},
+            "wall_s": time.time() - start_time,
+        }  # fmt: skip
+
+    print(json.dumps(summary if args.controller != "both" else drop_raw_times(summary)))
     if args.summary:
         with open(args.summary, "w") as f:
             json.dump(summary, f, indent=2)
