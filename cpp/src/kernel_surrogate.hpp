@@ -35,7 +35,10 @@
 //   gathered into stack buffers first. The last, partial vector of the batch goes through
 //   a padded buffer with weight 0 in the padding (the weighted variant).
 // - For batches too large to stay in cache (Job::prefetch) the passes prefetch the next
-//   micro-block's flat inputs, one cache line per loop iteration.
+//   micro-block's flat inputs, one cache line per loop iteration, one stream per pass (d_pass:
+//   logp_new; exp_pass: logp_old and the mask; grad_pass: advantages; stats_pass: entropy and
+//   the gradient's lines): spread out like this rather than two streams in one pass, the
+//   requests do not pile up in one pass's time (measured ~2% faster at N = 1e6).
 // - Without a user mask, the clip fractions are integer lane counters (exact); with a mask,
 //   weighted sums.
 
@@ -76,9 +79,9 @@ PPOBR_INLINE typename Ops<T>::V load_d(const T* lpn, const T* lpo, const T* msk,
 }
 
 // d pass
-template <class T, bool kMask>
+template <class T, bool kMask, bool kPf>
 PPOBR_NOINLINE void d_pass(const T* lpn, const T* lpo, const T* msk, std::int64_t n,
-                           MicroOut<T>& o) {
+                           MicroOut<T>& o, const Prefetch& pf) {
   using O = Ops<T>;
   using V = typename O::V;
   constexpr int L = O::L;
@@ -116,6 +119,7 @@ PPOBR_NOINLINE void d_pass(const T* lpn, const T* lpo, const T* msk, std::int64_
       constexpr int kVecs = static_cast<int>(kChunk / L);
       static_assert(kVecs % 2 == 0, "pairs of vectors");
       PPOBR_UNROLL for (int v = 0; v < kVecs; v += 2) {
+        if constexpr (kPf) PPOBR_PREFETCH(pf.lpn + (j0 + v * L) * sizeof(T));
         step(j0 + v * L, 0);
         step(j0 + (v + 1) * L, 1);
       }
@@ -166,7 +170,6 @@ PPOBR_INLINE void exp_range(const T* lpn, const T* lpo, const T* msk, T* rbuf, s
   std::int64_t j = j0;
   for (; j + 3 * L <= j1; j += 2 * L) {
     if constexpr (kPf) {
-      PPOBR_PREFETCH(pf.lpn + j * sizeof(T));
       PPOBR_PREFETCH(pf.lpo + j * sizeof(T));
       if constexpr (kMask) PPOBR_PREFETCH(pf.msk + j * sizeof(T));
     }
@@ -269,7 +272,6 @@ PPOBR_NOINLINE void grad_pass(const T* rbuf, const T* adv, const T* msk, const T
   for (; j + 2 * L <= n; j += 2 * L) {
     if constexpr (kPf) {
       PPOBR_PREFETCH(pf.adv + j * sizeof(T));
-      PPOBR_PREFETCHW(pf.grad + j * sizeof(T));
     }
     step(j, 0);
     step(j + L, 1);
@@ -321,7 +323,10 @@ PPOBR_NOINLINE void stats_pass(const T* rbuf, const T* adv, const T* ent, const 
   };
   std::int64_t j = 0;
   for (; j + 2 * L <= n; j += 2 * L) {
-    if constexpr (kEnt && kPf) PPOBR_PREFETCH(pf.ent + j * sizeof(T));
+    if constexpr (kPf) {
+      if constexpr (kEnt) PPOBR_PREFETCH(pf.ent + j * sizeof(T));
+      PPOBR_PREFETCHW(pf.grad + j * sizeof(T));
+    }
     step(j, 0);
     step(j + L, 1);
   }
@@ -354,7 +359,7 @@ PPOBR_INLINE void micro_fold(const T* lpn, const T* lpo, const T* adv, const T* 
   using K = ExpConsts<T>;
   MicroOut<T> o;
   alignas(64) T rbuf[kMicro];
-  d_pass<T, kMask>(lpn, lpo, msk, n, o);
+  d_pass<T, kMask, kPf>(lpn, lpo, msk, n, o, pf);
   if (O::any(O::mor(O::lt(o.dmin, O::set1(K::fast_min)), O::gt(o.dmax, O::set1(K::fast_max))))) {
     exp_pass<T, kMask, kExpSafe, kPf>(lpn, lpo, msk, rbuf, n, o, pf);
   } else {
