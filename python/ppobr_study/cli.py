@@ -329,9 +329,11 @@ def _versions() -> dict:
 
 
 def summarize_group(out: Path, env: str, steps: int, controllers: Sequence[str], seeds: Sequence[int],
-                    threshold: float, *, plots: bool = True, command: str = "") -> dict:  # fmt: skip
+                    threshold: float, *, plots: bool = True, command: str = "",
+                    extra: Optional[dict] = None, notes: str = "") -> dict:  # fmt: skip
     """The protocol's statistics over the finished runs of one group; writes summary.json,
-    results.md and the plots into the group's folder."""
+    results.md and the plots into the group's folder. ``extra``: more entries for summary.json
+    (e.g. the JAX study's throughput); ``notes``: Markdown appended to results.md."""
     from ppobr_study import protocol, runfolder
 
     runs = runfolder.load_group(out, env, steps, controllers, seeds)
@@ -361,6 +363,7 @@ def summarize_group(out: Path, env: str, steps: int, controllers: Sequence[str],
             if baseline != "ppo-wide" and metrics.get("ppo-wide") and metrics.get(c)
         },
         "runs": metrics,
+        **(extra or {}),
     }
     gdir = runfolder.group_dir(out, env, steps)
     if any(runs.values()):
@@ -372,7 +375,7 @@ def summarize_group(out: Path, env: str, steps: int, controllers: Sequence[str],
             p.epsilon_curves(runs, gdir / "epsilon.png", title=title)
         runfolder.atomic_write_json(gdir / "summary.json", summary)
         note = f"\n\nCommand: `{command}`\n" if command else "\n"
-        runfolder.atomic_write_text(gdir / "results.md", format_table(summary) + note)
+        runfolder.atomic_write_text(gdir / "results.md", format_table(summary) + (f"\n\n{notes}" if notes else "") + note)
     return summary
 
 

@@ -61,13 +61,38 @@ TASKS: Dict[str, Task] = {
 }
 
 
+# The JAX study's other tasks (benchmarks/jax_study), kept apart from the paper's TASKS above.
+# Budgets: CleanRL ppo.py's default total_timesteps (500k) for the classic-control tasks, the
+# paper's 1M for locomotion. Thresholds and where each comes from:
+#   Acrobot-v1      -100  gymnasium's reward_threshold for Acrobot-v1 (gymnax re-implements it:
+#                         same dynamics, reward -1 per step, 500-step limit)
+#   MountainCar-v0  -110  gymnasium's reward_threshold for MountainCar-v0 (gymnax: same dynamics,
+#                         reward -1 per step, 200-step limit); the sparse-reward task
+#   brax-hopper, brax-halfcheetah, brax-walker2d, brax-humanoid: the thresholds of Hopper-v5,
+#                         HalfCheetah-v5, Walker2d-v5, Humanoid-v5 above (docs/PROTOCOL.md), because
+#                         Brax's envs compute the same reward terms with the same weights as
+#                         gymnasium's v5 tasks (brax/envs/hopper.py etc.: forward velocity, healthy
+#                         reward, control cost) and the study cuts episodes at the same 1000 steps.
+#                         The physics backends differ from MuJoCo, so absolute returns are
+#                         comparable only roughly; the thresholds were not tuned on any run.
+JAX_TASKS: Dict[str, Task] = {
+    "Acrobot-v1": Task(-100.0, 500_000),
+    "MountainCar-v0": Task(-110.0, 500_000),
+    "brax-hopper": Task(TASKS["Hopper-v5"].threshold, 1_000_000),
+    "brax-halfcheetah": Task(TASKS["HalfCheetah-v5"].threshold, 1_000_000),
+    "brax-walker2d": Task(TASKS["Walker2d-v5"].threshold, 1_000_000),
+    "brax-humanoid": Task(TASKS["Humanoid-v5"].threshold, 1_000_000),
+}
+
+
 def task(env_id: str) -> Task:
+    """The registered task ``env_id``: the paper's (TASKS), else the JAX study's (JAX_TASKS)."""
     try:
-        return TASKS[env_id]
+        return TASKS[env_id] if env_id in TASKS else JAX_TASKS[env_id]
     except KeyError:
         raise ValueError(
             f"env: no threshold is registered for {env_id!r} in ppobr_study.protocol.TASKS "
-            f"(known: {', '.join(TASKS)}); pass --threshold"
+            f"(known: {', '.join(TASKS)}; JAX study: {', '.join(JAX_TASKS)}); pass --threshold"
         ) from None
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.jax_study.cli import main
+
+sys.exit(main())

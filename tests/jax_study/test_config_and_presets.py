@@ -1,0 +1,131 @@
+"""The study's config validation, its presets against the PyTorch study's, and the Brax path."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ppobr_jax
+from ppobr_study import controllers as presets
+from ppobr_study import protocol
+
+from benchmarks.jax_study import config as K
+from benchmarks.jax_study import controllers as C
+
+CONFIGS = Path(__file__).resolve().parents[2] / "benchmarks" / "jax_study" / "configs"
+BASE = {"tasks": ["CartPole-v1"], "seeds": 2, "steps": 1024}
+
+
+@pytest.mark.parametrize("patch, field", [
+    ({"seeds": 0}, "seeds"),
+    ({"seeds": [1, 1]}, "seeds"),
+    ({"tasks": ["Pong-v5"]}, "tasks"),
+    ({"tasks": []}, "tasks"),
+    ({"controllers": ["ppo", "nope"]}, "controllers"),
+    ({"brax_backend": "physx"}, "brax_backend"),
+    ({"steps": -5}, "steps"),
+    ({"steps": "budget", "task_steps": {"Acrobot-v1": 10}}, "task_steps"),
+    ({"ppo": {"discrete": {"num_minibatches": 3}}}, "ppo.discrete.num_minibatches"),
+    ({"ppo": {"discrete": {"learning_rate": 0}}}, "ppo.discrete.learning_rate"),
+    ({"ppo": {"discrete": {"lr": 1e-3}}}, "ppo.discrete.lr"),
+    ({"throughput": {"tasks": ["hopper"]}}, "throughput.tasks"),
+    ({"typo": 1}, "typo"),
+])  # fmt: skip
+def test_bad_config_values_raise_value_error_naming_the_field(patch, field):
+    with pytest.raises(ValueError, match=f"^{field.replace('.', '[.]')}:"):
+        K.parse({**BASE, **patch})
+
+
+def test_config_files_parse(tmp_path):
+    full = K.load(CONFIGS / "gpu_full.toml")
+    assert len(full.tasks) == 7 and len(full.seeds) >= 128
+    assert set(full.controllers) == {"ppo", "ppobr"}
+    assert full.steps["CartPole-v1"] == protocol.task("CartPole-v1").budget
+    assert full.steps["hopper"] == protocol.task("brax-hopper").budget
+    assert K.task_id("hopper", full.brax_backend) == f"brax-{full.brax_backend}-hopper"
+    (tmp_path / "c.json").write_text(json.dumps(BASE))
+    assert K.load(tmp_path / "c.json").seeds == (0, 1)
+    with pytest.raises(ValueError, match="^config:"):
+        K.load(tmp_path / "missing.toml")
+
+
+def test_thresholds_of_the_new_tasks():
+    assert protocol.task("Acrobot-v1").threshold == -100.0  # gymnasium's reward_threshold
+    assert protocol.task("MountainCar-v0").threshold == -110.0
+    for brax, mujoco in (("hopper", "Hopper-v5"), ("halfcheetah", "HalfCheetah-v5"),
+                         ("walker2d", "Walker2d-v5"), ("humanoid", "Humanoid-v5")):  # fmt: skip
+        assert protocol.task(K.protocol_key(brax)).threshold == protocol.TASKS[mujoco].threshold
+    assert "Acrobot-v1" not in protocol.TASKS  # the paper's table is unchanged
+
+
+def test_ppo_defaults_are_ppobr_compare_s():
+    train = pytest.importorskip("ppobr_study.train", reason="ppobr compare's trainer needs torch")
+    for ours, theirs in ((K.DISCRETE_DEFAULTS, train.DISCRETE_DEFAULTS),
+                         (K.CONTINUOUS_DEFAULTS, train.CONTINUOUS_DEFAULTS)):  # fmt: skip
+        assert {k: ours[k] for k in theirs} == theirs
+    cfg = train.Config()
+    p = K.parse(BASE).ppo_params(True)
+    for f in ("gamma", "gae_lambda", "anneal_lr", "norm_adv", "value_clip", "vf_coef", "max_grad_norm"):
+        assert getattr(p, f) == getattr(cfg, f), f
+
+
+@pytest.mark.parametrize("name", K.JAX_CONTROLLERS)
+@pytest.mark.parametrize("discrete", [True, False])
+def test_presets_match_the_core_controllers_of_ppobr_compare(name, discrete):
+    """Every preset's ppobr_jax config equals the config of the core controller that
+    ppobr_study.controllers builds for the same task (no number is redefined)."""
+    task = presets.TaskInfo(discrete, 3 if discrete else None, 50)
+    core = presets.make_controller(name, task).config
+    jax_cfg = C.make(name, task).config._asdict()
+    assert set(jax_cfg) <= set(core)
+    for k, v in jax_cfg.items():
+        if k == "psi_mode":  # the core reports its enum: 0 = plateau
+            assert (v, core[k]) == ("plateau", 0.0)
+        else:
+            cv = core[k]
+            if v is None or cv is None or (isinstance(cv, float) and math.isnan(cv)):
+                assert (v is None) == (cv is None or (isinstance(cv, float) and math.isnan(cv))), k
+            else:
+                assert v == pytest.approx(cv, rel=1e-15), k
+    if name.startswith("ppobr"):
+        assert jax_cfg["entropy_ref"] == (math.log(3) if discrete else None)
+
+
+def test_controller_set_selects_each_runs_own_epsilon():
+    import jax.numpy as jnp
+
+    task = presets.TaskInfo(True, 2, 10)
+    cs = C.make_set(("ppo", "ppobr", "ppo-wide"), task)
+    states = cs.init()
+    sig = C.Signals(jnp.float32(math.log(2)), jnp.zeros((4, 2)), jnp.zeros((4, 2), bool), jnp.float32(np.nan))
+    got = [float(cs.update(states, i, sig)[0].epsilon) for i in range(3)]
+    start = presets.ppobr_starting_epsilon(task)  # full entropy, empty window
+    assert got == pytest.approx([presets.EPS0, start, start], rel=1e-6)
+
+
+def test_brax_backend_runs_a_tiny_program():
+    """The Brax path: hopper on the config's backend, a few iterations, in one jitted program."""
+    pytest.importorskip("brax", reason="brax is not installed (pip install brax); the Brax tasks "
+                                       "of the JAX study are then unavailable")  # fmt: skip
+    import jax
+    import jax.numpy as jnp
+
+    from benchmarks.jax_study import envs, ppo
+
+    cfg = K.parse({"tasks": ["hopper"], "seeds": 2, "steps": 64, "brax_backend": "positional",
+                   "ppo": {"continuous": {"num_envs": 2, "num_steps": 16, "num_minibatches": 2,
+                                          "update_epochs": 1}}})  # fmt: skip
+    env = envs.make_env("hopper", cfg.brax_backend)
+    assert env.backend == "brax-positional" and not env.discrete
+    p = cfg.ppo_params(False)
+    task = presets.TaskInfo(False, None, 2)
+    train = ppo.make_train(env, p, C.make_set(("ppo", "ppobr"), task), 2)
+    res = jax.jit(ppo.vmapped(train))(ppo.seed_keys([0, 1]), jnp.arange(2))
+    eps = np.asarray(res.iterations.epsilon)
+    assert eps.shape == (2, 2, 2)
+    assert np.all(eps[0] == np.float32(presets.EPS0))
+    lo, hi = presets.EPS0 * (1 - presets.LAMBDA2), presets.EPS0 * (1 + presets.LAMBDA1)
+    assert np.all((eps[1] >= lo - 1e-6) & (eps[1] <= hi + 1e-6))
+    assert np.all(np.isfinite(np.asarray(res.iterations.value_loss)))
