@@ -27,11 +27,15 @@ def cpu_small_run(tmp_path_factory):
     # One CPU for the subprocess: with jaxlib 0.10.2 on this 2-core machine, executing these
     # programs with XLA's thread pool over two cores sometimes never returned (every thread idle,
     # the caller waiting on the result); pinned to one core it did not happen. See README.md.
+    # The child pins itself before it imports jax (a preexec_fn would run Python between fork
+    # and exec of this multithreaded process, which can deadlock).
     one_cpu = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    pin = (lambda: os.sched_setaffinity(0, {one_cpu})) if one_cpu is not None else None
+    bootstrap = ("import os, runpy\n"
+                 f"if {one_cpu!r} is not None: os.sched_setaffinity(0, {{{one_cpu!r}}})\n"
+                 "runpy.run_module('benchmarks.jax_study', run_name='__main__', alter_sys=True)\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.jax_study", "--config", str(CPU_SMALL), "--out", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, preexec_fn=pin,
+        [sys.executable, "-c", bootstrap, "--config", str(CPU_SMALL), "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     wall = time.perf_counter() - t0
     assert proc.returncode == 0, f"the study failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
