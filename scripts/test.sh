@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: C++ tests through ctest, then the Python tests with pytest.
-# Expects the package installed in the active Python (pip install ".[test]").
+# Expects the package and the test dependencies installed in the active Python
+# (bash scripts/install_test_deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake -S . -B build/ctest -G Ninja -DPPOBR_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=Release
