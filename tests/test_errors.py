@@ -182,6 +182,24 @@ def test_negative_and_all_zero_mask(batch):
         check_rejected("mask", kw, aggregation=agg)
 
 
+@pytest.mark.parametrize("dtype, tiny", [(np.float64, 1e-320), (np.float32, 1e-40)])
+def test_weights_too_small_to_average_over(rng, dtype, tiny):
+    """Positive (subnormal) weights whose sum cannot be inverted in the dtype gave a NaN loss
+    (1/sum = inf, times the weights' 0-ish products; a fuzzer finding): now rejected, naming
+    the mask, for a row (seq-mean-token-mean), a segment, and the whole batch (token-mean)."""
+    kw = make_batch(rng, (2, 2), dtype, entropy=False)
+    m = np.ones((2, 2), dtype)
+    m[1] = [tiny, 0.0]
+    kw["mask"] = m
+    check_rejected("mask", kw, aggregation="seq-mean-token-mean")
+    surrogate(kw, aggregation="token-mean")  # fine: the batch's sum is ~2
+    flat = {k: v.reshape(-1) for k, v in kw.items()}
+    check_rejected("mask", flat, aggregation="seq-mean-token-mean",
+                   segment_ids=np.array([0, 0, 1, 1]))  # fmt: skip
+    kw["mask"] = np.full((2, 2), tiny, dtype)
+    check_rejected("mask", kw, aggregation="token-mean")
+
+
 @pytest.mark.parametrize("aggregation", ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"])
 def test_float32_weights_that_would_overflow(rng, aggregation):
     """float32 weights summing past 1e30 would overflow the kernel's float partial sums

@@ -382,6 +382,16 @@ SurrogateResult clipped_surrogate(const SurrogateInputs<T>& in, const SurrogateO
                                         " (> 1e30) would overflow float32 partial sums; scale "
                                         "the weights down or pass float64");
   };
+  // 1 / (a weight sum) in T: positive weights whose sum is so small that this overflows
+  // (subnormal weights, say) would turn every weighted term into inf * 0 = NaN; rejected.
+  auto inverse_weight = [&](double sum, const char* what) -> T {
+    const T f = static_cast<T>(1.0 / sum);
+    if (!std::isfinite(f))
+      throw InvalidArgument("mask", std::string(what) + " weights sum to " + std::to_string(sum) +
+                                        ", too small to average over (1 / sum overflows); "
+                                        "scale the weights up");
+    return f;
+  };
   auto check_mask_partial = [&](double sum, double minw) {
     if (!std::isfinite(sum) || minw < 0.0 || std::isnan(minw)) {
       rescan_mask(mask);
@@ -421,7 +431,7 @@ SurrogateResult clipped_surrogate(const SurrogateInputs<T>& in, const SurrogateO
     } else {
       factors.resize(wseg.size());
       for (std::size_t s = 0; s < wseg.size(); ++s)
-        factors[s] = wseg[s] > 0.0 ? static_cast<T>(1.0 / (wseg[s] * S)) : T(0);
+        factors[s] = wseg[s] > 0.0 ? inverse_weight(wseg[s] * S, "a segment's") : T(0);
       job.factor_mode = FactorMode::Segments;
       job.seg_factor = factors.data();
       job.seg_ids = in.segment_ids;
@@ -453,7 +463,7 @@ SurrogateResult clipped_surrogate(const SurrogateInputs<T>& in, const SurrogateO
     } else {
       factors.resize(static_cast<std::size_t>(rows));
       for (std::size_t r = 0; r < factors.size(); ++r)
-        factors[r] = wrow[r] > 0.0 ? static_cast<T>(1.0 / (wrow[r] * S)) : T(0);
+        factors[r] = wrow[r] > 0.0 ? inverse_weight(wrow[r] * S, "a row's") : T(0);
       job.factor_mode = FactorMode::Rows;
       job.row_factor = factors.data();
       loss_div = 1.0;
@@ -492,7 +502,7 @@ SurrogateResult clipped_surrogate(const SurrogateInputs<T>& in, const SurrogateO
     }
     loss_div = agg == Aggregation::SeqMeanTokenSum ? static_cast<double>(rows) : W;
   }
-  job.gneg = static_cast<T>(-1.0 / loss_div);
+  job.gneg = has_mask ? -inverse_weight(loss_div, "the") : static_cast<T>(-1.0 / loss_div);
 
   // ---- the fused pass
   BlockResult tot;

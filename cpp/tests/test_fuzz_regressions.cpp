@@ -125,6 +125,42 @@ TEST(surrogate_rejects_a_huge_num_segments_without_allocating) {
   }
 }
 
+// fuzz_kernel, regressions/fuzz_kernel/subnormal-row-weights-nan-loss (CI, 2026-11-25):
+// seq-mean-token-mean over a [2, 2] batch whose second row's weights are {2.1e-322, 0}: the row
+// counted as non-empty, its factor 1 / (sum * rows) overflowed to inf, and inf * (a weighted
+// term of ~0) gave a NaN loss from accepted input. Such weights are now an InvalidArgument
+// naming the mask (also for a segment and for the whole batch's token-mean).
+TEST(surrogate_rejects_weights_too_small_to_average_over) {
+  const double lp_new[4] = {-2.7, -0.7, -2.3, -3.1}, lp_old[4] = {0.38, -1.8, -1.8, -1.8};
+  const double adv[4] = {1.13, 1.13, -0.9, -0.9};
+  const double row_tiny[4] = {1.0, 0.99999995, 2.07507571e-322, 0.0};
+  const double all_tiny[4] = {1e-320, 1e-320, 1e-320, 1e-320};
+  const std::int64_t seg[4] = {0, 0, 1, 1};
+  struct Case { const double* mask; ppobr::Aggregation agg; bool segments; };
+  const Case cases[] = {{row_tiny, ppobr::Aggregation::SeqMeanTokenMean, false},
+                        {row_tiny, ppobr::Aggregation::SeqMeanTokenMean, true},
+                        {all_tiny, ppobr::Aggregation::TokenMean, false}};
+  for (const Case& c : cases) {
+    ppobr::SurrogateInputs<double> in;
+    const std::int64_t rows = c.segments ? 1 : 2, cols = c.segments ? 4 : 2;
+    in.logp_new = {lp_new, rows, cols, cols, 1};
+    in.logp_old = {lp_old, rows, cols, cols, 1};
+    in.advantages = {adv, rows, cols, cols, 1};
+    in.mask = {c.mask, rows, cols, cols, 1};
+    if (c.segments) in.segment_ids = seg, in.num_segments = 2;
+    ppobr::SurrogateOptions opt;
+    opt.aggregation = c.agg;
+    std::string outcome = "accepted";
+    try {
+      const ppobr::SurrogateResult r = ppobr::clipped_surrogate<double>(in, opt, nullptr);
+      outcome = "accepted, loss " + std::to_string(r.loss);
+    } catch (const ppobr::InvalidArgument& e) {
+      outcome = e.argument() == "mask" ? "" : std::string("InvalidArgument(") + e.argument() + ")";
+    }
+    if (!outcome.empty()) ppobr_test::fail(__FILE__, __LINE__, "expected InvalidArgument(mask), got " + outcome);
+  }
+}
+
 // fuzz_deserialize, regressions/fuzz_deserialize/restored-counter-int64-max-overflows:
 // the deserializer accepts any counter >= 0, so restored bytes with updates (or
 // rejected_entropy, dropped_returns, rejected_kl) = INT64_MAX made the next update overflow a
