@@ -87,6 +87,21 @@ def test_categorical_shift_invariance(dtype, rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("width", [3, 276])
+def test_categorical_logits_spanning_more_than_the_dtype_range(dtype, width):
+    """Finite logits from -max to +max: x - max overflows to -inf, and the entropy's term
+    exp(x - m) (x - m) was 0 * -inf = NaN (a fuzzer finding). Now the row is one-hot: entropy 0,
+    log-prob 0 for the maximum and -inf (its probability underflows) for the others."""
+    hi = np.finfo(dtype).max
+    logits = np.zeros((2, width), dtype)
+    logits[0, 0], logits[0, 1:] = hi, -hi
+    logits[1, -1], logits[1, :-1] = 0.5 * hi, -hi
+    logp, ent = pc.categorical_logprob_entropy(logits, np.array([0, 0]))
+    assert not np.any(np.isnan(ent)) and np.all(ent == 0.0)
+    assert logp[0] == 0.0 and logp[1] == -np.inf
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("big", [1e4, 1e20, 1e30])
 def test_categorical_large_logits_stay_finite(big, dtype):
     logits = np.array(

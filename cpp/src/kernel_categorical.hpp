@@ -6,7 +6,7 @@
 // softmax_row(x, a, out) for a contiguous row x[0, a):
 //   m = max_j x_j,  s = sum_j exp(x_j - m),  t = sum_j exp(x_j - m) (x_j - m)
 // so that logsumexp = m + log s and entropy = log s - t / s (no cancellation for large
-// logits: every term is relative to the maximum). `finite` is false if any x_j is NaN/Inf
+// logits: every term is relative to the maximum; x - m is clamped below where exp(x - m) is 0). `finite` is false if any x_j is NaN/Inf
 // (s and t are then not computed). The last partial vector is loaded masked (padding: x_0,
 // weight 0). Sums run in T lanes for kMicro elements, then in double (fixed order).
 
@@ -39,14 +39,17 @@ void softmax_row(const T* x, std::int64_t a, SoftmaxRow& out) {
   if (!out.finite) return;
   // pass 2: s and t (two accumulator pairs: the add chains would otherwise set the pace)
   const V vm = O::set1(m);
+  // x - m is clamped where exp underflows to 0 anyway: for logits spanning more than the
+  // type's range, x - m overflows to -inf and the t term would be 0 * -inf = NaN (fuzz finding)
+  const V ylo = O::set1(ExpConsts<T>::clamp_min);
   D sd0 = O::dzero(), sd1 = O::dzero(), td0 = O::dzero(), td1 = O::dzero();
   for (std::int64_t j0 = 0; j0 < afull; j0 += kMicro) {
     const std::int64_t j1 = std::min(afull, j0 + kMicro);
     V sv[2] = {O::zero(), O::zero()}, tv[2] = {O::zero(), O::zero()};
     std::int64_t j = j0;
     for (; j + 2 * L <= j1; j += 2 * L) {
-      const V y0 = O::load(x + j) - vm;
-      const V y1 = O::load(x + j + L) - vm;
+      const V y0 = O::max(O::load(x + j) - vm, ylo);
+      const V y1 = O::max(O::load(x + j + L) - vm, ylo);
       const V e0 = vexp<T, kExpSafe>(y0);
       const V e1 = vexp<T, kExpSafe>(y1);
       sv[0] = sv[0] + e0;
@@ -55,7 +58,7 @@ void softmax_row(const T* x, std::int64_t a, SoftmaxRow& out) {
       tv[1] = O::fma(e1, y1, tv[1]);
     }
     if (j < j1) {
-      const V y0 = O::load(x + j) - vm;
+      const V y0 = O::max(O::load(x + j) - vm, ylo);
       const V e0 = vexp<T, kExpSafe>(y0);
       sv[0] = sv[0] + e0;
       tv[0] = O::fma(e0, y0, tv[0]);
@@ -64,7 +67,7 @@ void softmax_row(const T* x, std::int64_t a, SoftmaxRow& out) {
     O::dadd2(td0, td1, tv[0] + tv[1]);
   }
   if (tail > 0) {
-    const V y = vt - vm;
+    const V y = O::max(vt - vm, ylo);
     const V e = O::keep(O::first(tail), vexp<T, kExpSafe>(y));
     O::dadd2(sd0, sd1, e);
     O::dadd2(td0, td1, e * y);

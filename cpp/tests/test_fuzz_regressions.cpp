@@ -161,6 +161,21 @@ TEST(surrogate_rejects_weights_too_small_to_average_over) {
   }
 }
 
+// fuzz_kernel, regressions/fuzz_kernel/categorical-logits-wider-than-range-nan-entropy
+// (2026-11-25): a row of 276 finite float logits spanning more than float's range made
+// x - max overflow to -inf, and the entropy's term exp(x - m) (x - m) = 0 * -inf = NaN.
+TEST(categorical_entropy_of_logits_wider_than_the_range_is_finite) {
+  const float hi = std::numeric_limits<float>::max();
+  std::vector<float> logits(276, -hi);
+  logits[0] = hi;
+  const std::int64_t action = 0;
+  float logp = 1.0f, ent = 1.0f;
+  ppobr::View2D<float> v{logits.data(), 1, 276, 276, 1};
+  ppobr::categorical_logprob_entropy<float>(v, &action, 1, &logp, &ent, 1);
+  if (!(ent == 0.0f && logp == 0.0f))
+    ppobr_test::fail(__FILE__, __LINE__, "entropy " + std::to_string(ent) + ", logp " + std::to_string(logp));
+}
+
 // fuzz_deserialize, regressions/fuzz_deserialize/restored-counter-int64-max-overflows:
 // the deserializer accepts any counter >= 0, so restored bytes with updates (or
 // rejected_entropy, dropped_returns, rejected_kl) = INT64_MAX made the next update overflow a
