@@ -200,6 +200,21 @@ def test_weights_too_small_to_average_over(rng, dtype, tiny):
     check_rejected("mask", kw, aggregation="token-mean")
 
 
+def test_tiny_row_weight_next_to_a_zero_weight_is_finite():
+    """A row whose only positive weight is tiny (1.8e-308) has a huge factor 1/(S sum w); the
+    kernel multiplied factor * objective before the zero weight of the row's other sample:
+    inf * 0 = NaN (a fuzz finding). Weight first: the loss equals the one with weight 1."""
+    lpn = np.array([[-2.7, -0.7], [-2.3, -3.1]])
+    lpo = np.array([[1.0, -5.6], [-1.7, -5.4]])
+    adv = np.full((2, 2), -4.0)
+    tiny = np.array([[0.0, 0.0], [1.80787251e-308, 0.0]])
+    one = np.array([[0.0, 0.0], [1.0, 0.0]])
+    a = pc.clipped_surrogate(lpn, lpo, adv, eps=0.2, mask=tiny, aggregation="seq-mean-token-mean")
+    b = pc.clipped_surrogate(lpn, lpo, adv, eps=0.2, mask=one, aggregation="seq-mean-token-mean")
+    assert math.isfinite(a.loss) and a.loss == pytest.approx(b.loss, rel=1e-9)
+    assert np.all(np.isfinite(a.grad))
+
+
 @pytest.mark.parametrize("aggregation", ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"])
 def test_float32_weights_that_would_overflow(rng, aggregation):
     """float32 weights summing past 1e30 would overflow the kernel's float partial sums

@@ -248,15 +248,18 @@ PPOBR_NOINLINE void grad_pass(const T* rbuf, const T* adv, const T* msk, const T
     V g = gneg;
     V lterm = obj;
     V w;
-    if constexpr (kFactor) {
-      const V f = O::load(fac + j);
-      g = g * f;
-      lterm = f * lterm;
-    }
+    // weight before factor: a row's / segment's factor 1 / (S sum w) can be huge when its
+    // weights are tiny, and factor * obj could overflow before a weight of 0 multiplies it
+    // (inf * 0 = NaN; a fuzz finding); w * obj first, then w * factor <= 1 keeps it finite
     if constexpr (kMask) {
       w = O::load(msk + j);
       g = g * w;
       lterm = lterm * w;
+    }
+    if constexpr (kFactor) {
+      const V f = O::load(fac + j);
+      g = g * f;
+      lterm = lterm * f;
     }
     O::store(grad + j, O::keep(sel, g * rA));
     s_loss[u] = s_loss[u] + lterm;
