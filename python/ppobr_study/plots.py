@@ -29,10 +29,17 @@ def _plt():
     return plt
 
 
-def _save(fig, path: Path) -> None:
+def _finish(plt, fig, ax, path: Path, *, ylabel: str, title: str) -> None:
+    """Labels, legend and grid shared by both plots; writes the PNG atomically and closes."""
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
     atomic_write_bytes(path, buf.getvalue())
+    plt.close(fig)
 
 
 def learning_curves(runs: Dict[str, List[dict]], steps: int, path: Path, *, title: str,
@@ -52,13 +59,8 @@ def learning_curves(runs: Dict[str, List[dict]], steps: int, path: Path, *, titl
         ax.fill_between(grid, lo, hi, color=color, alpha=0.2, linewidth=0)
     if threshold is not None:
         ax.axhline(threshold, color="gray", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("episodic return (10-episode moving average)")
-    ax.set_title(f"{title}: mean over seeds, 95% bootstrap band")
-    ax.legend(loc="best", fontsize=8)
-    ax.grid(alpha=0.3)
-    _save(fig, path)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, ylabel="episodic return (10-episode moving average)",
+            title=f"{title}: mean over seeds, 95% bootstrap band")
 
 
 def epsilon_curves(runs: Dict[str, List[dict]], path: Path, *, title: str) -> None:
@@ -76,10 +78,5 @@ def epsilon_curves(runs: Dict[str, List[dict]], path: Path, *, title: str) -> No
         color = f"C{i}"
         ax.plot(x, mean, color=color, label=name)
         ax.fill_between(x, lo, hi, color=color, alpha=0.2, linewidth=0)
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("clip range ε")
-    ax.set_title(f"{title}: ε per iteration, mean over seeds, 95% bootstrap band")
-    ax.legend(loc="best", fontsize=8)
-    ax.grid(alpha=0.3)
-    _save(fig, path)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, ylabel="clip range ε",
+            title=f"{title}: ε per iteration, mean over seeds, 95% bootstrap band")
