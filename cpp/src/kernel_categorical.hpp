@@ -6,9 +6,10 @@
 // softmax_row(x, a, out) for a contiguous row x[0, a):
 //   m = max_j x_j,  s = sum_j exp(x_j - m),  t = sum_j exp(x_j - m) (x_j - m)
 // so that logsumexp = m + log s and entropy = log s - t / s (no cancellation for large
-// logits: every term is relative to the maximum; x - m is clamped below where exp(x - m) is 0). `finite` is false if any x_j is NaN/Inf
-// (s and t are then not computed). The last partial vector is loaded masked (padding: x_0,
-// weight 0). Sums run in T lanes for kMicro elements, then in double (fixed order).
+// logits: every term is relative to the maximum; x - m is clamped below where exp(x - m) is
+// 0). `finite` is false if any x_j is NaN/Inf (s and t are then not computed). The last
+// partial vector is loaded masked (padding: x_0, weight 0). Sums run in T lanes for kMicro
+// elements, then in double (fixed order).
 
 template <class T>
 void softmax_row(const T* x, std::int64_t a, SoftmaxRow& out) {

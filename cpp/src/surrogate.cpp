@@ -502,7 +502,8 @@ SurrogateResult clipped_surrogate(const SurrogateInputs<T>& in, const SurrogateO
     }
     loss_div = agg == Aggregation::SeqMeanTokenSum ? static_cast<double>(rows) : W;
   }
-  job.gneg = has_mask ? -inverse_weight(loss_div, "the") : static_cast<T>(-1.0 / loss_div);
+  // (without a mask loss_div is a count >= 1, so only weights can make this overflow)
+  job.gneg = -inverse_weight(loss_div, "the");
 
   // ---- the fused pass
   BlockResult tot;

@@ -106,9 +106,6 @@ def test_controller_set_selects_each_runs_own_epsilon():
 
 
 _BRAX_PROGRAM = """
-import os, sys
-os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core: see conftest.py
-import math
 import numpy as np
 import jax
 import jax.numpy as jnp
@@ -134,18 +131,10 @@ print("BRAX OK")
 """
 
 
-def test_brax_backend_runs_a_tiny_program():
+def test_brax_backend_runs_a_tiny_program(pinned_python):
     """The Brax path: hopper on the config's backend, a few iterations, in one jitted program
     (in a subprocess pinned to one core, with a timeout: see conftest.py on XLA CPU hangs)."""
     pytest.importorskip("brax", reason="brax is not installed (pip install brax); the Brax tasks "
                                        "of the JAX study are then unavailable")  # fmt: skip
-    import os
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[2]
-    env = dict(os.environ, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false", PYTHONPATH=os.pathsep.join(
-        [str(root)] + [q for q in os.environ.get("PYTHONPATH", "").split(os.pathsep) if q]))
-    proc = subprocess.run([sys.executable, "-c", _BRAX_PROGRAM], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    proc = pinned_python(_BRAX_PROGRAM)
     assert proc.returncode == 0 and "BRAX OK" in proc.stdout, proc.stderr[-4000:]
