@@ -6,6 +6,7 @@
     ppobr compare --env CartPole-v1 --steps paper --seeds 10 --out runs/repro
     ppobr compare ... --ray auto     # the same runs spread over a Ray cluster
     ppobr controllers          # the controller presets
+    ppobr compact runs/repro docs/results/repro   # compact copies of finished runs, for git
 
 Every (env, controller, seed) run is written to the run folder (see runfolder.py) as soon as it
 finishes; rerunning the same command skips the finished runs, so a long sweep can be stopped
@@ -208,10 +209,12 @@ def compare(
     threshold: Optional[float] = None,
     plots: bool = True,
     progress: bool = True,
+    compact: bool = False,
     command: str = "",
     stream=None,
 ) -> dict:
-    """Runs the missing runs, then summarises every group. Returns the comparison dict."""
+    """Runs the missing runs, then summarises every group. Returns the comparison dict.
+    ``compact``: write each run compactly (runfolder.py), for a run folder kept in git."""
     from tqdm import tqdm
 
     from ppobr_study import controllers as presets
@@ -257,7 +260,7 @@ def compare(
         meta = {"env": job["env"], "controller": job["controller"], "seed": job["seed"],
                 "steps": job["steps"], "versions": _versions()}  # fmt: skip
         runfolder.write_run(runfolder.run_dir(out_path, job["env"], job["steps"], job["controller"], job["seed"]),
-                            res, meta)  # fmt: skip
+                            res, meta, compact=compact)  # fmt: skip
         done[0] += 1
         cpu[0] += float(res.get("cpu_seconds", 0.0))
         bar.set_description(f"runs {done[0]}/{len(jobs)}")
@@ -504,7 +507,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="return threshold for steps-to-threshold (default: the task's, docs/PROTOCOL.md)")
     c.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
+    c.add_argument("--compact", action="store_true",
+                   help="write each run's CSVs gzipped, keeping of each iteration only what the "
+                        "statistics and plots read and the controller's signals (for a run folder "
+                        "kept in git, like the reproduction's docs/results/repro)")
     sub.add_parser("controllers", help="list the controller presets")
+    k = sub.add_parser("compact", help="copy the finished runs of a run folder compactly into another",
+                       description="Compact copies (gzipped, the iteration columns of --compact) of "
+                       "every finished run under SRC that DST does not hold yet; DST can then be "
+                       "passed to `ppobr compare --out`, which resumes from it.")
+    k.add_argument("src", help="a run folder (ppobr compare --out)")
+    k.add_argument("dst", help="the run folder to copy into")
     return parser
 
 
@@ -521,6 +534,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for name, desc in DESCRIPTIONS.items():
             print(f"{name:15s} {desc}")
         return 0
+    if args.command == "compact":
+        from ppobr_study import runfolder
+
+        if not Path(args.src).is_dir():
+            parser.error(f"src: no such run folder: {args.src}")
+        copied = runfolder.compact_folder(Path(args.src), Path(args.dst))
+        print(f"ppobr compact: {len(copied)} finished run(s) copied from {args.src}/ to {args.dst}/")
+        return 0
     if args.command != "compare":
         parser.print_help()
         return 2
@@ -531,7 +552,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     result = compare(
         envs, controllers, args.seeds, args.steps, workers=args.workers, out=args.out,
         ray_address=args.ray, threshold=args.threshold, plots=not args.no_plots,
-        progress=not args.no_progress, command=command,
+        progress=not args.no_progress, compact=args.compact, command=command,
     )  # fmt: skip
     return 1 if result["failures"] else 0
 

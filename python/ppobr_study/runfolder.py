@@ -7,6 +7,8 @@
           episodes.csv                    every finished episode: global_step, iteration, return, length
           iterations.csv                  every iteration: epsilon, phi, psi, entropy, clip fraction,
                                           KL (k1, k3), losses, timings (see train.py)
+            (compact runs, `--compact`: episodes.csv.gz and iterations.csv.gz instead, the latter
+             with COMPACT_ITERATION_COLUMNS only)
           run.json                        the run's settings, versions and per-run statistics;
                                           written last: its presence marks the run finished
         summary.json                      the protocol's statistics for the group (docs/PROTOCOL.md)
@@ -17,11 +19,18 @@ Every file is written to a temporary name in the same directory and renamed into
 (``os.replace``), so a crash never leaves a half-written file under a final name, and a run
 without run.json (interrupted) is simply run again. A rerun skips every
 (env, controller, seed) whose run.json exists for the same step budget.
+
+Compact runs are for a run folder kept in git (the reproduction's, docs/results/repro/), so
+that a sweep spread over many sessions resumes from a clean checkout: every episode, and of
+each iteration what the statistics and plots read plus the controller's signals, all values
+exact (repr), gzipped without a timestamp (the bytes depend on the values alone). About 80 bytes
+per iteration and 10–15 per episode: ~90 kB for a 1M-step MuJoCo run.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import math
@@ -33,6 +42,12 @@ from typing import Dict, List, Optional
 import numpy as np
 
 EPISODE_COLUMNS = ("global_step", "iteration", "return", "length")
+# What a compact run keeps of each iteration: the statistics' inputs (protocol.run_metrics: the
+# three timings), the plots' (global_step, epsilon) and the controller's signals.
+COMPACT_ITERATION_COLUMNS = (
+    "iteration", "global_step", "epsilon", "phi", "psi", "rollout_entropy", "clip_fraction", "kl_k3",
+    "controller_seconds", "iteration_seconds", "iteration_cpu_seconds",
+)  # fmt: skip
 RUN_FILE = "run.json"
 
 
@@ -124,21 +139,71 @@ def is_finished(path: Path) -> bool:
         return False
 
 
-def write_run(path: Path, result: dict, meta: dict) -> None:
+def write_run(path: Path, result: dict, meta: dict, *, compact: bool = False) -> None:
     """Writes one finished run: the two CSVs, then run.json (``meta`` plus the result's
-    settings) — the marker that the run is complete."""
+    settings) — the marker that the run is complete. ``compact``: gzipped CSVs, the iterations
+    cut to COMPACT_ITERATION_COLUMNS (see the module's docstring)."""
     path = Path(path)
     iterations = result["iterations"]
     it_cols = list(iterations[0].keys()) if iterations else ["iteration", "global_step", "epsilon"]
-    atomic_write_text(path / "episodes.csv", _csv_text(result["episodes"], EPISODE_COLUMNS))
-    atomic_write_text(path / "iterations.csv", _csv_text(iterations, it_cols))
+    episodes_csv = _csv_text(result["episodes"], EPISODE_COLUMNS)
+    if compact:
+        it_cols = [c for c in COMPACT_ITERATION_COLUMNS if c in it_cols]
+        # mtime=0: no timestamp in the header, so the bytes depend on the data alone
+        atomic_write_bytes(path / "episodes.csv.gz", gzip.compress(episodes_csv.encode(), 9, mtime=0))
+        atomic_write_bytes(path / "iterations.csv.gz",
+                           gzip.compress(_csv_text(iterations, it_cols).encode(), 9, mtime=0))  # fmt: skip
+    else:
+        atomic_write_text(path / "episodes.csv", episodes_csv)
+        atomic_write_text(path / "iterations.csv", _csv_text(iterations, it_cols))
     info = {k: v for k, v in result.items() if k not in ("episodes", "iterations")}
-    atomic_write_json(path / RUN_FILE, {**meta, **info, "finished": True})
+    atomic_write_json(path / RUN_FILE, {**meta, **info, "compact": compact, "finished": True})
+
+
+def _csv_path(path: Path, name: str) -> Path:
+    """``name``.csv in a run folder, or ``name``.csv.gz in a compact one."""
+    plain = Path(path) / f"{name}.csv"
+    return plain if plain.is_file() else plain.with_name(f"{name}.csv.gz")
+
+
+def compact_run(src: Path, dst: Path) -> None:
+    """Writes a compact copy of the finished run folder ``src`` to ``dst``: the CSVs' text is
+    copied, not re-formatted, so every kept value stays exactly as it was written."""
+    src, dst = Path(src), Path(dst)
+    if not is_finished(src):
+        raise ValueError(f"src: {src} holds no finished run (no run.json marked finished)")
+    for name, keep in (("episodes", EPISODE_COLUMNS), ("iterations", COMPACT_ITERATION_COLUMNS)):
+        path = _csv_path(src, name)
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", newline="") as f:
+            rows = list(csv.reader(f))
+        header = rows[0] if rows else []
+        idx = [header.index(c) for c in keep if c in header]
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([[r[i] for i in idx] for r in rows if r])
+        atomic_write_bytes(dst / f"{name}.csv.gz", gzip.compress(buf.getvalue().encode(), 9, mtime=0))
+    meta = json.loads((src / RUN_FILE).read_text())
+    atomic_write_json(dst / RUN_FILE, {**meta, "compact": True})
+
+
+def compact_folder(src: Path, dst: Path) -> List[Path]:
+    """Compact copies, under ``dst``, of every finished run under the run folder ``src`` that
+    ``dst`` does not already hold finished; returns the runs copied (their paths in ``dst``)."""
+    src, dst = Path(src), Path(dst)
+    copied = []
+    for marker in sorted(src.glob(f"*/*/seed*/{RUN_FILE}")):
+        rel = marker.parent.relative_to(src)
+        if is_finished(marker.parent) and not is_finished(dst / rel):
+            compact_run(marker.parent, dst / rel)
+            copied.append(dst / rel)
+    return copied
 
 
 def read_csv_columns(path: Path) -> Dict[str, np.ndarray]:
-    """A CSV as {column: float array}."""
-    with open(path, newline="") as f:
+    """A CSV (or a gzipped one: ``*.gz``) as {column: float array}."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:
@@ -164,8 +229,8 @@ def load_run(path: Path) -> Optional[dict]:
     meta = json.loads((path / RUN_FILE).read_text())
     return {
         "meta": meta,
-        "episodes": read_csv_columns(path / "episodes.csv"),
-        "iterations": read_csv_columns(path / "iterations.csv"),
+        "episodes": read_csv_columns(_csv_path(path, "episodes")),
+        "iterations": read_csv_columns(_csv_path(path, "iterations")),
     }
 
 

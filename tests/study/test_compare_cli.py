@@ -84,6 +84,23 @@ def test_compare_end_to_end_and_rerun_skips_finished(tmp_path, subprocess_env):
     assert "3 finished run(s) skipped, 3 to run" in stdout
     check_run_folder(out, seeds=(0, 1, 2))
 
+    # A compact copy (the form kept in git) is a run folder `compare` resumes from: it runs
+    # nothing and gives the same statistics; a new run in it is written compactly.
+    packed = tmp_path / "packed"
+    assert "6 finished run(s) copied" in run_ppobr(["compact", str(out), str(packed)], subprocess_env)
+    assert not list(packed.glob("*/*/seed*/*.csv"))
+    stdout = run_ppobr(["compare", "--controllers", "ppo,ppobr", "--seeds", "4", "--steps", str(STEPS),
+                        "--workers", "1", "--no-plots", "--no-progress", "--compact", "--out", str(packed)],
+                       subprocess_env)  # fmt: skip
+    assert "6 finished run(s) skipped, 2 to run" in stdout
+    new_run = packed / f"CartPole-v1_{STEPS}" / "ppo" / "seed3"
+    assert sorted(p.name for p in new_run.iterdir()) == ["episodes.csv.gz", "iterations.csv.gz", "run.json"]
+    run_ppobr(["compare", "--controllers", "ppo,ppobr", "--seeds", "3", "--steps", str(STEPS), "--no-plots",
+               "--no-progress", "--out", str(packed)], subprocess_env)  # fmt: skip
+    original = json.loads((group / "summary.json").read_text())
+    resumed = json.loads((packed / group.name / "summary.json").read_text())
+    assert resumed["runs"] == original["runs"] and resumed["controllers"] == original["controllers"]
+
 
 def test_help_and_presets(subprocess_env):
     assert "--ray" in run_ppobr(["compare", "--help"], subprocess_env)

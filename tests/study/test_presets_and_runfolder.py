@@ -8,6 +8,7 @@ import pytest
 
 import ppobr_core
 from ppobr_study import controllers as C
+from ppobr_study import protocol as P
 from ppobr_study import runfolder as R
 
 
@@ -89,6 +90,53 @@ def test_run_folder_roundtrip_and_finished_marker(tmp_path):
     # A run without its run.json (interrupted) is not finished; a corrupt one neither.
     (d / "run.json").write_text("{not json")
     assert not R.is_finished(d)
+
+
+def _rich_result(n_iterations=3):
+    """A run result with every column the trainer writes (and values repr must keep exactly)."""
+    iterations = [
+        {"iteration": i, "global_step": 512 * i, "epsilon": 0.2 + i / 3, "phi": math.nan if i == 1 else 1 / 7,
+         "psi": 0.1 * i, "z": -0.5, "rollout_entropy": 0.69, "entropy": 0.68, "clip_fraction": 1e-300,
+         "kl_k3": 2.5e-5, "policy_loss": -0.01, "value_loss": 35.0, "controller_seconds": 1.2345678901234567e-4,
+         "iteration_seconds": 0.1, "iteration_cpu_seconds": 0.09}
+        for i in range(1, n_iterations + 1)
+    ]  # fmt: skip
+    episodes = [{"global_step": 40 * k, "iteration": 1, "return": 20.0 + k / 3, "length": 20} for k in range(5)]
+    return {"episodes": episodes, "iterations": iterations, "wall_seconds": 1.5}
+
+
+def test_compact_runs_keep_exact_values_and_resume(tmp_path):
+    full = R.run_dir(tmp_path / "full", "CartPole-v1", 1536, "ppobr", 0)
+    direct = R.run_dir(tmp_path / "direct", "CartPole-v1", 1536, "ppobr", 0)
+    R.write_run(full, _rich_result(), {"seed": 0})
+    R.write_run(direct, _rich_result(), {"seed": 0}, compact=True)
+    assert sorted(p.name for p in direct.iterdir()) == ["episodes.csv.gz", "iterations.csv.gz", "run.json"]
+
+    # Converting a full run folder gives the same bytes as writing compactly in the first place.
+    assert R.compact_folder(tmp_path / "full", tmp_path / "copied") == [
+        R.run_dir(tmp_path / "copied", "CartPole-v1", 1536, "ppobr", 0)]  # fmt: skip
+    copied = R.run_dir(tmp_path / "copied", "CartPole-v1", 1536, "ppobr", 0)
+    for name in ("episodes.csv.gz", "iterations.csv.gz"):
+        data = (direct / name).read_bytes()
+        assert (copied / name).read_bytes() == data
+        assert data[4:8] == b"\0\0\0\0"  # gzip header without a timestamp
+    assert R.compact_folder(tmp_path / "full", tmp_path / "copied") == []  # already there
+
+    a, b = R.load_run(full), R.load_run(copied)
+    assert b["meta"]["compact"] is True and a["meta"]["compact"] is False
+    assert set(b["iterations"]) == set(R.COMPACT_ITERATION_COLUMNS)
+    assert {"z", "policy_loss", "value_loss"} <= set(a["iterations"]) - set(b["iterations"])
+    for k, v in b["iterations"].items():
+        np.testing.assert_array_equal(v, a["iterations"][k])  # bit-exact, NaN where NaN
+    for k, v in a["episodes"].items():
+        np.testing.assert_array_equal(b["episodes"][k], v)
+    assert b["iterations"]["controller_seconds"][0] == 1.2345678901234567e-4
+    assert b["iterations"]["clip_fraction"][0] == 1e-300
+    assert P.run_metrics(a["episodes"], a["iterations"], 20.5) == P.run_metrics(
+        b["episodes"], b["iterations"], 20.5)  # fmt: skip
+
+    with pytest.raises(ValueError, match="src: .* no finished run"):
+        R.compact_run(tmp_path / "full" / "nothing", tmp_path / "x")
 
 
 def test_atomic_json_has_no_nan(tmp_path):
