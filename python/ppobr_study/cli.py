@@ -210,11 +210,13 @@ def compare(
     plots: bool = True,
     progress: bool = True,
     compact: bool = False,
+    summarize_only: bool = False,
     command: str = "",
     stream=None,
 ) -> dict:
     """Runs the missing runs, then summarises every group. Returns the comparison dict.
-    ``compact``: write each run compactly (runfolder.py), for a run folder kept in git."""
+    ``compact``: write each run compactly (runfolder.py), for a run folder kept in git.
+    ``summarize_only``: run nothing; the statistics of the runs finished so far."""
     from tqdm import tqdm
 
     from ppobr_study import controllers as presets
@@ -241,13 +243,18 @@ def compare(
                     jobs.append(job)
     if workers is None:
         workers = max(1, min(os.cpu_count() or 1, len(jobs) or 1))
-    print(
-        f"ppobr compare: {len(envs)} task(s) × {len(controllers)} controller(s) × {len(seeds)} seed(s) "
-        f"in {out_path}/: {finished} finished run(s) skipped, {len(jobs)} to run"
-        + (f" on Ray ({ray_address})" if ray_address and jobs else f" with {workers} worker(s)" if jobs else ""),
-        file=stream,
-        flush=True,
-    )
+    header = (f"ppobr compare: {len(envs)} task(s) × {len(controllers)} controller(s) × {len(seeds)} seed(s) "
+              f"in {out_path}/: {finished} finished run(s)")  # fmt: skip
+    if summarize_only:
+        print(f"{header}, {len(jobs)} not run (--summarize-only)", file=stream, flush=True)
+        jobs = []
+    else:
+        print(
+            f"{header} skipped, {len(jobs)} to run"
+            + (f" on Ray ({ray_address})" if ray_address and jobs else f" with {workers} worker(s)" if jobs else ""),
+            file=stream,
+            flush=True,
+        )
 
     failures: List[str] = []
     cpu = [0.0]
@@ -511,6 +518,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write each run's CSVs gzipped, keeping of each iteration only what the "
                         "statistics and plots read and the controller's signals (for a run folder "
                         "kept in git, like the reproduction's docs/results/repro)")
+    c.add_argument("--summarize-only", action="store_true",
+                   help="run nothing: the statistics, table and plots of the runs finished so far "
+                        "(an interim look at a sweep that another process is running)")
     sub.add_parser("controllers", help="list the controller presets")
     k = sub.add_parser("compact", help="copy the finished runs of a run folder compactly into another",
                        description="Compact copies (gzipped, the iteration columns of --compact) of "
@@ -552,7 +562,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     result = compare(
         envs, controllers, args.seeds, args.steps, workers=args.workers, out=args.out,
         ray_address=args.ray, threshold=args.threshold, plots=not args.no_plots,
-        progress=not args.no_progress, compact=args.compact, command=command,
+        progress=not args.no_progress, compact=args.compact,
+        summarize_only=args.summarize_only, command=command,
     )  # fmt: skip
     return 1 if result["failures"] else 0
 

@@ -95,8 +95,11 @@ def test_compare_end_to_end_and_rerun_skips_finished(tmp_path, subprocess_env):
     assert "6 finished run(s) skipped, 2 to run" in stdout
     new_run = packed / f"CartPole-v1_{STEPS}" / "ppo" / "seed3"
     assert sorted(p.name for p in new_run.iterdir()) == ["episodes.csv.gz", "iterations.csv.gz", "run.json"]
-    run_ppobr(["compare", "--controllers", "ppo,ppobr", "--seeds", "3", "--steps", str(STEPS), "--no-plots",
-               "--no-progress", "--out", str(packed)], subprocess_env)  # fmt: skip
+    # --summarize-only runs nothing, even where runs are missing (seed 4 here).
+    stdout = run_ppobr(["compare", "--controllers", "ppo,ppobr", "--seeds", "0,1,2,4", "--steps", str(STEPS),
+                        "--no-plots", "--summarize-only", "--out", str(packed)], subprocess_env)  # fmt: skip
+    assert "6 finished run(s), 2 not run (--summarize-only)" in stdout
+    assert not (packed / group.name / "ppo" / "seed4").exists()
     original = json.loads((group / "summary.json").read_text())
     resumed = json.loads((packed / group.name / "summary.json").read_text())
     assert resumed["runs"] == original["runs"] and resumed["controllers"] == original["controllers"]
