@@ -112,6 +112,17 @@ def _clean(o):
     return o
 
 
+def atomic_write_gzip(path: Path, text: str) -> None:
+    # mtime=0: no timestamp in the gzip header, so the bytes depend on the text alone
+    atomic_write_bytes(path, gzip.compress(text.encode("utf-8"), 9, mtime=0))
+
+
+def open_text(path: Path):
+    """A CSV file for reading as text, gunzipped on the fly where its name ends in .gz."""
+    path = Path(path)
+    return gzip.open(path, "rt", newline="") if path.suffix == ".gz" else open(path, newline="")
+
+
 def atomic_write_json(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(_clean(obj), indent=2, default=_json_default) + "\n")
 
@@ -149,10 +160,8 @@ def write_run(path: Path, result: dict, meta: dict, *, compact: bool = False) ->
     episodes_csv = _csv_text(result["episodes"], EPISODE_COLUMNS)
     if compact:
         it_cols = [c for c in COMPACT_ITERATION_COLUMNS if c in it_cols]
-        # mtime=0: no timestamp in the header, so the bytes depend on the data alone
-        atomic_write_bytes(path / "episodes.csv.gz", gzip.compress(episodes_csv.encode(), 9, mtime=0))
-        atomic_write_bytes(path / "iterations.csv.gz",
-                           gzip.compress(_csv_text(iterations, it_cols).encode(), 9, mtime=0))  # fmt: skip
+        atomic_write_gzip(path / "episodes.csv.gz", episodes_csv)
+        atomic_write_gzip(path / "iterations.csv.gz", _csv_text(iterations, it_cols))
     else:
         atomic_write_text(path / "episodes.csv", episodes_csv)
         atomic_write_text(path / "iterations.csv", _csv_text(iterations, it_cols))
@@ -173,15 +182,13 @@ def compact_run(src: Path, dst: Path) -> None:
     if not is_finished(src):
         raise ValueError(f"src: {src} holds no finished run (no run.json marked finished)")
     for name, keep in (("episodes", EPISODE_COLUMNS), ("iterations", COMPACT_ITERATION_COLUMNS)):
-        path = _csv_path(src, name)
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", newline="") as f:
+        with open_text(_csv_path(src, name)) as f:
             rows = list(csv.reader(f))
         header = rows[0] if rows else []
         idx = [header.index(c) for c in keep if c in header]
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows([[r[i] for i in idx] for r in rows if r])
-        atomic_write_bytes(dst / f"{name}.csv.gz", gzip.compress(buf.getvalue().encode(), 9, mtime=0))
+        atomic_write_gzip(dst / f"{name}.csv.gz", buf.getvalue())
     meta = json.loads((src / RUN_FILE).read_text())
     atomic_write_json(dst / RUN_FILE, {**meta, "compact": True})
 
@@ -201,9 +208,7 @@ def compact_folder(src: Path, dst: Path) -> List[Path]:
 
 def read_csv_columns(path: Path) -> Dict[str, np.ndarray]:
     """A CSV (or a gzipped one: ``*.gz``) as {column: float array}."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="") as f:
+    with open_text(path) as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:
