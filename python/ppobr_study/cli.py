@@ -7,6 +7,7 @@
     ppobr compare ... --ray auto     # the same runs spread over a Ray cluster
     ppobr controllers          # the controller presets
     ppobr compact runs/repro docs/results/repro   # compact copies of finished runs, for git
+    ppobr report docs/results docs/results/repro  # the paper's three claims over its six tasks
 
 Every (env, controller, seed) run is written to the run folder (see runfolder.py) as soon as it
 finishes; rerunning the same command skips the finished runs, so a long sweep can be stopped
@@ -528,6 +529,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "passed to `ppobr compare --out`, which resumes from it.")
     k.add_argument("src", help="a run folder (ppobr compare --out)")
     k.add_argument("dst", help="the run folder to copy into")
+    r = sub.add_parser("report", help="the paper's three claims over its six tasks, from compare's summaries",
+                       description="Reads every FOLDER/*/summary.json, takes per paper task the one with "
+                       "the most PPO and PPO-BR runs, and prints the verdicts of docs/PROTOCOL.md as "
+                       "Markdown tables.")
+    r.add_argument("folders", nargs="+", help="run folders (or folders of copied groups)")
+    r.add_argument("--update", metavar="FILE", default=None,
+                   help="write the tables into FILE between its two `ppobr report` marker lines "
+                        "instead of printing them")
     return parser
 
 
@@ -551,6 +560,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.error(f"src: no such run folder: {args.src}")
         copied = runfolder.compact_folder(Path(args.src), Path(args.dst))
         print(f"ppobr compact: {len(copied)} finished run(s) copied from {args.src}/ to {args.dst}/")
+        return 0
+    if args.command == "report":
+        from ppobr_study import report
+
+        missing = [f for f in args.folders if not Path(f).is_dir()]
+        if missing:
+            parser.error(f"folders: no such folder: {', '.join(missing)}")
+        text = report.report([Path(f) for f in args.folders])
+        if args.update:
+            try:
+                report.update_file(Path(args.update), text)
+            except (OSError, ValueError) as e:
+                parser.error(str(e))
+            print(f"ppobr report: tables written into {args.update}")
+        else:
+            print(text)
         return 0
     if args.command != "compare":
         parser.print_help()

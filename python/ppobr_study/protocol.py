@@ -414,3 +414,54 @@ def mean_band(curves: np.ndarray, confidence: float = CONFIDENCE, n_resamples: i
         lo[var] = res.confidence_interval.low
         hi[var] = res.confidence_interval.high
     return mean, lo, hi
+
+
+# ---------------------------------------------------------------------------------------------
+# Verdicts on the paper's three claims (docs/PROTOCOL.md, "Verdicts", decided in advance).
+
+ALPHA = 0.05
+MIN_SEEDS = 10  # a task counts towards an overall verdict once both sides have this many runs
+OVERHEAD_CLAIM = 0.018  # the paper's "< 1.8%"
+OVERHEAD_BAR = 0.005  # the project's bar
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def claim_verdicts(versus: Mapping[str, object]) -> Dict[str, bool]:
+    """Whether each claim holds on one task, from ``compare(ppo_runs, ppobr_runs)`` (or its JSON
+    form in summary.json, where NaN is None):
+
+    - ``faster``: the controller's median steps to threshold is below the baseline's
+      (``fewer_steps_fraction`` > 0, defined only when both medians are observed) and the
+      Mann–Whitney p < 0.05;
+    - ``lower_variance``: the within-run variance ratio baseline / controller has a 95% CI whose
+      lower end is above 1 (``lower_across_variance``: the same for the across-seed ratio,
+      reported beside it);
+    - ``overhead``: the direct overhead per iteration is below 1.8%; ``overhead_bar``: ≤ 0.5%.
+    """
+    fewer, p = versus.get("fewer_steps_fraction"), versus.get("steps_mannwhitney_p")
+    within = versus.get("within_variance_ratio_ci") or (None, None)
+    across = versus.get("across_variance_ratio_ci") or (None, None)
+    direct = versus.get("overhead_direct")
+    return {
+        "faster": _finite(fewer) and fewer > 0 and _finite(p) and p < ALPHA,
+        "lower_variance": _finite(within[0]) and within[0] > 1.0,
+        "lower_across_variance": _finite(across[0]) and across[0] > 1.0,
+        "overhead": _finite(direct) and direct < OVERHEAD_CLAIM,
+        "overhead_bar": _finite(direct) and direct <= OVERHEAD_BAR,
+    }
+
+
+def overall_verdict(holds: Sequence[bool], tasks_total: int) -> str:
+    """A claim over the paper's tasks: "supported" if it holds on a majority of all
+    ``tasks_total`` tasks, "not supported" once it can no longer reach a majority, otherwise
+    "undecided" (``holds``: one entry per task with complete data)."""
+    need = tasks_total // 2 + 1
+    yes = sum(bool(h) for h in holds)
+    if yes >= need:
+        return "supported"
+    if yes + (tasks_total - len(holds)) < need:
+        return "not supported"
+    return "undecided"
