@@ -172,8 +172,9 @@ def controls_table(summaries: Dict[str, dict]) -> Optional[str]:
                 if base == BASELINE and c not in ABLATIONS:
                     continue
                 d = protocol.claim_verdicts(v)
+                interim = "" if min(_runs(s, base), _runs(s, c)) >= protocol.MIN_SEEDS else " (interim)"
                 lines.append(
-                    f"| {env} | {c} vs {base} | {_runs(s, base)} + {_runs(s, c)} "
+                    f"| {env} | {c} vs {base} | {_runs(s, base)} + {_runs(s, c)}{interim} "
                     f"| {_faster_cell(v, d['faster'])} | {_variance_cell(v, d['lower_variance'])} |"
                 )  # fmt: skip
     if not lines:

@@ -108,7 +108,7 @@ def test_report_picks_the_fullest_summary_and_states_the_verdicts(folders):
     overall = next(line for line in text.splitlines() if line.startswith("| **overall**"))
     assert overall.count("**undecided** (1 of 1 complete tasks)") == 3
     assert "| HalfCheetah-v5 | 800 → 620 | not run |" in text
-    assert "| Hopper-v5 | ppobr vs ppo-wide | 4 + 4 | no: 0.0% more steps" in text
+    assert "| Hopper-v5 | ppobr vs ppo-wide | 4 + 4 (interim) | no: 0.0% more steps" in text
     assert "ppo-wide vs ppo" in text
 
 
