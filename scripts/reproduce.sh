@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The reproduction of docs/RESULTS.md (issue 5), resumable across machines and sessions: every
+# finished run is written compactly into docs/results/repro/, which is kept in git, so a rerun
+# from a clean checkout skips what earlier sessions committed and runs only what is missing.
+# Then the claims tables in docs/RESULTS.md are rewritten from the summaries.
+#
+#   bash scripts/reproduce.sh               # one worker per core (WORKERS=N to change)
+#   git add docs/results/repro docs/RESULTS.md && git commit ...    # as runs finish
+#
+# CartPole-v1 is complete (docs/results/CartPole-v1_500000/, from before runs were kept in git).
+# A 1M-step run takes about 4 CPU-minutes on LunarLander and 15-35 on the MuJoCo tasks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=docs/results/repro
+workers=${WORKERS:-$(nproc)}
+# LunarLander and Hopper: PPO vs PPO-BR with the ablations and the larger-fixed-ε control.
+ppobr compare --env LunarLander-v3,Hopper-v5 --controllers ppo,ppobr,ppo-wide,ppobr-entropy,ppobr-reward \
+  --seeds 10 --steps paper --workers "$workers" --no-progress --compact --out "$out"
+# The other MuJoCo tasks: PPO vs PPO-BR.
+ppobr compare --env HalfCheetah-v5,Walker2d-v5,Humanoid-v5 --controllers ppo,ppobr \
+  --seeds 10 --steps paper --workers "$workers" --no-progress --compact --out "$out"
+ppobr report docs/results "$out" --update docs/RESULTS.md
