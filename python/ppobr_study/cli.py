@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
-import math
 import multiprocessing as mp
 import os
 import platform
@@ -394,36 +393,10 @@ def summarize_group(out: Path, env: str, steps: int, controllers: Sequence[str],
 # The results table.
 
 
-def _num(x, fmt="{:.1f}") -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if isinstance(x, float) and math.isinf(x):
-        return "not reached"
-    return fmt.format(x)
-
-
-def _ci(ci, fmt="{:.1f}") -> str:
-    if not ci or ci[0] is None or (isinstance(ci[0], float) and math.isnan(ci[0])):
-        return ""
-    return f" [{_num(ci[0], fmt)}, {_num(ci[1], fmt)}]"
-
-
-def _steps(x) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if math.isinf(x):
-        return "not reached"
-    return f"{x / 1000:.1f}k"
-
-
-def _steps_ci(ci) -> str:
-    if not ci or ci[0] is None or math.isnan(ci[0]):
-        return ""
-    return f" [{ci[0] / 1000:.1f}k, {ci[1] / 1000:.1f}k]"
-
-
 def format_table(summary: dict) -> str:
     """The results of one group as Markdown tables (also readable as plain text)."""
+    from ppobr_study import markdown as md
+
     env, steps, thr = summary["env"], summary["steps"], summary["threshold"]
     lines = [f"### {env}, {steps:,} steps per run, threshold {thr:g} (baseline: {summary['baseline']})", ""]
     lines.append(
@@ -435,12 +408,12 @@ def format_table(summary: dict) -> str:
     for c, s in summary["controllers"].items():
         lb = "≥ " if s["steps_iqm_is_lower_bound"] else ""
         lines.append(
-            f"| {c} | {s['runs']} | {s['reached']}/{s['runs']} | {_steps(s['steps_median'])} "
-            f"| {lb}{_steps(s['steps_iqm'])}{_steps_ci(s['steps_iqm_ci'])} "
-            f"| {_num(s['final_return_iqm'])}{_ci(s['final_return_iqm_ci'])} "
-            f"| {_num(s['late_std_mean'])} | {_num(s['across_seed_std'])} "
-            f"| {_num(s['seconds_per_iteration'], '{:.3f}')} "
-            f"| {_num(s['controller_seconds_per_iteration'] * 1e6 if s['controller_seconds_per_iteration'] is not None else None, '{:.0f}')} |"
+            f"| {c} | {s['runs']} | {s['reached']}/{s['runs']} | {md.kilo_steps(s['steps_median'])} "
+            f"| {lb}{md.kilo_steps(s['steps_iqm'])}{md.kilo_steps_interval(s['steps_iqm_ci'])} "
+            f"| {md.number(s['final_return_iqm'])}{md.interval(s['final_return_iqm_ci'])} "
+            f"| {md.number(s['late_std_mean'])} | {md.number(s['across_seed_std'])} "
+            f"| {md.number(s['seconds_per_iteration'], '{:.3f}')} "
+            f"| {md.number(s['controller_seconds_per_iteration'] * 1e6 if s['controller_seconds_per_iteration'] is not None else None, '{:.0f}')} |"
         )  # fmt: skip
     for b, versus in ((summary["baseline"], summary["versus_baseline"]),
                       ("ppo-wide", summary.get("versus_ppo_wide") or {})):
@@ -456,22 +429,16 @@ def format_table(summary: dict) -> str:
         ]
         for c, v in versus.items():
             lines.append(
-                f"| {c} | {_num(_pct(v['fewer_steps_fraction']), '{:+.1f}%')} | {_num(v['steps_mannwhitney_p'], '{:.3g}')} "
-                f"| {_num(v['within_variance_ratio'], '{:.2f}')}{_ci(v['within_variance_ratio_ci'], '{:.2f}')} "
-                f"| {_num(v['within_variance_mannwhitney_p'], '{:.3g}')} "
-                f"| {_num(v['across_variance_ratio'], '{:.2f}')}{_ci(v['across_variance_ratio_ci'], '{:.2f}')} "
-                f"| {_num(v['across_variance_brown_forsythe_p'], '{:.3g}')} "
-                f"| {_num(v['final_return_mannwhitney_p'], '{:.3g}')} "
-                f"| {_num(_pct(v['overhead_direct']), '{:+.4f}%')} | {_num(_pct(v['overhead_end_to_end']), '{:+.1f}%')} "
-                f"| {_num(_pct(v.get('overhead_end_to_end_cpu')), '{:+.1f}%')} |"
+                f"| {c} | {md.number(md.percent(v['fewer_steps_fraction']), '{:+.1f}%')} | {md.number(v['steps_mannwhitney_p'], '{:.3g}')} "
+                f"| {md.number(v['within_variance_ratio'], '{:.2f}')}{md.interval(v['within_variance_ratio_ci'], '{:.2f}')} "
+                f"| {md.number(v['within_variance_mannwhitney_p'], '{:.3g}')} "
+                f"| {md.number(v['across_variance_ratio'], '{:.2f}')}{md.interval(v['across_variance_ratio_ci'], '{:.2f}')} "
+                f"| {md.number(v['across_variance_brown_forsythe_p'], '{:.3g}')} "
+                f"| {md.number(v['final_return_mannwhitney_p'], '{:.3g}')} "
+                f"| {md.number(md.percent(v['overhead_direct']), '{:+.4f}%')} | {md.number(md.percent(v['overhead_end_to_end']), '{:+.1f}%')} "
+                f"| {md.number(md.percent(v.get('overhead_end_to_end_cpu')), '{:+.1f}%')} |"
             )  # fmt: skip
     return "\n".join(lines)
-
-
-def _pct(x):
-    if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
-        return x
-    return 100.0 * x
 
 
 # ---------------------------------------------------------------------------------------------
