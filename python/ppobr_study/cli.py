@@ -327,15 +327,28 @@ def _threshold(env: str, override: Optional[float]) -> float:
     return protocol.TASKS[env].threshold
 
 
+# The simulators behind the tasks: a run is bit-reproducible only with the same versions of
+# these too, so run.json records the ones installed (absent = not installed).
+SIMULATOR_DISTRIBUTIONS = ("mujoco", "Box2D")
+
+
 def _versions() -> dict:
+    import importlib.metadata
+
     import gymnasium
     import numpy
     import torch
 
     import ppobr_core
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-            "gymnasium": gymnasium.__version__, "ppobr_core": ppobr_core.__version__}  # fmt: skip
+    versions = {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+                "gymnasium": gymnasium.__version__, "ppobr_core": ppobr_core.__version__}  # fmt: skip
+    for dist in SIMULATOR_DISTRIBUTIONS:
+        try:
+            versions[dist.lower()] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return versions
 
 
 def summarize_group(out: Path, env: str, steps: int, controllers: Sequence[str], seeds: Sequence[int],

@@ -39,6 +39,14 @@ def check_run_folder(out, seeds=SEEDS):
             meta = json.loads((d / "run.json").read_text())
             assert meta["finished"] and meta["controller"]["name"]
             assert (meta["env"], meta["seed"], meta["steps"]) == ("CartPole-v1", s, STEPS)
+            assert meta["versions"]["gymnasium"] == importlib.metadata.version("gymnasium")
+            assert meta["versions"]["numpy"] == importlib.metadata.version("numpy")
+            # the simulators' versions are recorded too (bit-reproducibility depends on them)
+            for dist in ("mujoco", "Box2D"):
+                try:
+                    assert meta["versions"][dist.lower()] == importlib.metadata.version(dist)
+                except importlib.metadata.PackageNotFoundError:
+                    assert dist.lower() not in meta["versions"]
             ep = (d / "episodes.csv").read_text().splitlines()
             assert ep[0] == "global_step,iteration,return,length" and len(ep) > 10
             it = (d / "iterations.csv").read_text().splitlines()
