@@ -2,7 +2,8 @@
 # The reproduction of docs/RESULTS.md (issue 5), resumable across machines and sessions: every
 # finished run is written compactly into docs/results/repro/, which is kept in git, so a rerun
 # from a clean checkout skips what earlier sessions committed and runs only what is missing.
-# Then the claims tables in docs/RESULTS.md are rewritten from the summaries.
+# Then the claims tables in docs/RESULTS.md are rewritten from the summaries, and every run
+# recorded twice (an earlier summary and a committed rerun) is checked to be bit-identical.
 #
 #   bash scripts/reproduce.sh               # one worker per core (WORKERS=N to change)
 #   git add docs/results/repro docs/RESULTS.md && git commit ...    # as runs finish
@@ -20,3 +21,4 @@ ppobr compare --env LunarLander-v3,Hopper-v5 --controllers ppo,ppobr,ppo-wide,pp
 ppobr compare --env HalfCheetah-v5,Walker2d-v5,Humanoid-v5 --controllers ppo,ppobr \
   --seeds 10 --steps paper --workers "$workers" --no-progress --compact --out "$out"
 ppobr report docs/results "$out" --update docs/RESULTS.md
+ppobr reruns docs/results "$out"   # runs recorded twice must agree to the last bit

@@ -8,6 +8,7 @@
     ppobr controllers          # the controller presets
     ppobr compact runs/repro docs/results/repro   # compact copies of finished runs, for git
     ppobr report docs/results docs/results/repro  # the paper's three claims over its six tasks
+    ppobr reruns docs/results docs/results/repro  # runs recorded twice: identical to the last bit?
 
 Every (env, controller, seed) run is written to the run folder (see runfolder.py) as soon as it
 finishes; rerunning the same command skips the finished runs, so a long sweep can be stopped
@@ -517,6 +518,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--update", metavar="FILE", default=None,
                    help="write the tables into FILE between its two `ppobr report` marker lines "
                         "instead of printing them")
+    u = sub.add_parser("reruns", help="check that runs recorded by several summaries are bit-identical",
+                       description="Reads every FOLDER/*/summary.json and compares, for each run "
+                       "(env, budget, controller, seed) that more than one of them records, the "
+                       "per-run numbers that learning decides (exactly; timings are not compared). "
+                       "Exit status 1 if any differ.")
+    u.add_argument("folders", nargs="+", help="run folders (or folders of copied groups)")
     return parser
 
 
@@ -557,6 +564,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             print(text)
         return 0
+    if args.command == "reruns":
+        from ppobr_study import reruns
+
+        missing = [f for f in args.folders if not Path(f).is_dir()]
+        if missing:
+            parser.error(f"folders: no such folder: {', '.join(missing)}")
+        repeated, mismatches = reruns.check(reruns.collect([Path(f) for f in args.folders]))
+        print(reruns.format_report(repeated, mismatches))
+        return 1 if mismatches else 0
     if args.command != "compare":
         parser.print_help()
         return 2
