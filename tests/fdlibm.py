@@ -1,14 +1,22 @@
-"""fdlibm 5.3's tanh (s_tanh.c + s_expm1.c), transcribed statement by statement with Python
-floats (IEEE binary64, each operation rounded on its own: CPython never fuses a multiply-add).
+"""The portable tanh the controllers use, transcribed from the C sources statement by statement.
 
-The core's PPO-BR update uses exactly this tanh (cpp/src/portable_tanh.hpp), so that epsilon has
-the same bits on every platform and in every binding (ppobr_jax/_ieee.py); the references of
-the controller tests use it to compare bit for bit.
+- ``fdlibm_tanh``: fdlibm 5.3's tanh (s_tanh.c + s_expm1.c) with Python floats (IEEE binary64,
+  each operation rounded on its own: CPython never fuses a multiply-add). The core's PPO-BR
+  update uses exactly this tanh (cpp/src/portable_tanh.hpp), so that epsilon has the same bits
+  on every platform and in every binding (ppobr_jax/_ieee.py).
+- ``freebsd_tanhf``: FreeBSD msun's float tanhf (s_tanhf.c + s_expm1f.c) with NumPy float32
+  scalars (every operation rounded to float32): what ppobr_jax._ieee.tanh computes in float32.
+
+tests/reference.py (the oracle) evaluates the controllers with these; nothing here is a
+reference of the kernel or of a controller.
 """
 
 from __future__ import annotations
 
+import math
 import struct
+
+import numpy as np
 
 # ---------------------------------------------------------------------------------------------
 # fdlibm tanh / expm1 (float64)
@@ -123,3 +131,103 @@ def fdlibm_tanh(x: float) -> float:
         z = _one - _tiny
     return z if jx >= 0 else -z
 
+
+
+# ---------------------------------------------------------------------------------------------
+# FreeBSD expm1f / tanhf (float32, NumPy scalars: every operation rounded to float32)
+
+F = np.float32
+
+
+def _w(x) -> int:
+    return int(np.array(x, dtype=np.float32).view(np.int32))
+
+
+def _fw(w: int):
+    return np.array(_i32(w), dtype=np.int32).view(np.float32)[()]
+
+
+_ln2_hi_f, _ln2_lo_f, _invln2_f = F(6.9313812256e-01), F(9.0580006145e-06), F(1.4426950216e00)
+_Q1f, _Q2f = F(-3.3333212137e-2), F(1.5807170421e-3)
+
+
+def freebsd_expm1f(x):
+    x = F(x)
+    hx = _w(x)
+    xsb = hx & 0x80000000
+    hx &= 0x7FFFFFFF
+    if hx >= 0x4195B844:
+        if hx >= 0x42B17218:
+            if hx > 0x7F800000:
+                return x + x
+            if hx == 0x7F800000:
+                return x if xsb == 0 else F(-1.0)
+            if x > F(8.8721679688e01):
+                return F(np.inf)
+        if xsb != 0:
+            return F(-1.0)
+    if hx > 0x3EB17218:
+        if hx < 0x3F851592:
+            if xsb == 0:
+                hi, lo, k = x - _ln2_hi_f, _ln2_lo_f, 1
+            else:
+                hi, lo, k = x + _ln2_hi_f, -_ln2_lo_f, -1
+        else:
+            k = int(_invln2_f * x + (F(0.5) if xsb == 0 else F(-0.5)))
+            t = F(k)
+            hi = x - t * _ln2_hi_f
+            lo = t * _ln2_lo_f
+        x = hi - lo
+        c = (hi - x) - lo
+    elif hx < 0x33000000:
+        return x
+    else:
+        k = 0
+        c = F(0.0)
+    hfx = F(0.5) * x
+    hxs = x * hfx
+    r1 = F(1.0) + hxs * (_Q1f + hxs * _Q2f)
+    t = F(3.0) - r1 * hfx
+    e = hxs * ((r1 - t) / (F(6.0) - x * t))
+    if k == 0:
+        return x - (x * e - hxs)
+    twopk = _fw((0x7F + k) << 23)
+    e = x * (e - c) - c
+    e -= hxs
+    if k == -1:
+        return F(0.5) * (x - e) - F(0.5)
+    if k == 1:
+        if x < F(-0.25):
+            return F(-2.0) * (e - (x + F(0.5)))
+        return F(1.0) + F(2.0) * (x - e)
+    if k <= -2 or k > 56:
+        y = F(1.0) - (e - x)
+        return y * twopk - F(1.0)
+    if k < 23:
+        t = _fw(0x3F800000 - (0x1000000 >> k))
+        y = t - (e - x)
+        return y * twopk
+    t = _fw((0x7F - k) << 23)
+    y = x - (e + t)
+    y += F(1.0)
+    return y * twopk
+
+
+def freebsd_tanhf(x):
+    x = F(x)
+    jx = _i32(_w(x))
+    ix = jx & 0x7FFFFFFF
+    if ix >= 0x7F800000:
+        return F(1.0) / x + F(1.0) if jx >= 0 else F(1.0) / x - F(1.0)
+    if ix < 0x41100000:
+        if ix < 0x39800000:
+            return x
+        if ix >= 0x3F800000:
+            t = freebsd_expm1f(F(2.0) * abs(x))
+            z = F(1.0) - F(2.0) / (t + F(2.0))
+        else:
+            t = freebsd_expm1f(F(-2.0) * abs(x))
+            z = -t / (t + F(2.0))
+    else:
+        z = F(1.0)
+    return z if jx >= 0 else -z

@@ -1,8 +1,23 @@
-"""Float64 reference implementations for the tests of ppobr_core's NumPy API.
+"""The one reference (oracle) of ppobr's semantics, for every test in tests/ and cpp/tests/.
 
-Everything here follows the documented semantics in cpp/include/ppobr/*.hpp and SPEC.md,
-written as plainly as possible (NumPy in float64 for the kernels, pure Python scalars for the
-controllers) so that it can be read next to the header comments.
+Written as plainly as possible from docs/SPEC.md and the header comments in
+cpp/include/ppobr/*.hpp, to be read next to them:
+
+- :func:`ref_surrogate`: the fused clipped surrogate (loss, gradient, statistic sums and
+  counts) in float64 NumPy, modelling the rounding of the kernel's element type where it
+  decides a branch: the log-ratio d, the ratio r = exp(d) and the clip bounds are rounded to
+  the input dtype first (so r = inf where exp(d) overflows float32, as in the kernel).
+- :func:`ref_categorical`, :func:`ref_gaussian_entropy`: the distribution helpers.
+- :class:`RefPPOBR`, :class:`RefConstant`, :class:`RefLinearDecay`, :class:`RefKLAdaptive`: the
+  controllers, operation by operation in the order of cpp/src/controllers.cpp, in a chosen
+  float type (``dtype=float`` = binary64, the core's; ``dtype=np.float32`` for the JAX
+  controllers run in float32) with the portable tanh of that type (tests/fdlibm.py).
+- :func:`mean_entropy`: the per-step entropy rule of the controllers' update (a number, or the
+  float64 arithmetic mean of a 1-D sequence).
+
+The golden vectors in tests/golden/ are generated from this module (tests/golden/generate.py)
+and are what the C++, torch and JAX tests read; the NumPy tests also call it directly.
+Test data generators live in tests/batches.py and comparisons in tests/assertions.py.
 """
 
 from __future__ import annotations
@@ -12,7 +27,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from fdlibm import fdlibm_tanh
+from fdlibm import fdlibm_tanh, freebsd_tanhf
 
 STAT_NAMES = (
     "entropy",
@@ -47,7 +62,12 @@ def sequence_index(shape, segment_ids=None) -> np.ndarray:
 
 
 def surrogate_scale(w: np.ndarray, seq: np.ndarray, aggregation: str) -> np.ndarray:
-    """The per-sample scale s_i of surrogate.hpp (w flat, float64)."""
+    """The per-sample scale s_i of surrogate.hpp (w flat, float64):
+
+        token-mean           s_i = w_i / sum_j w_j
+        seq-mean-token-mean  s_i = w_i / (W_seq(i) * S)
+        seq-mean-token-sum   s_i = w_i / S
+    with W_seq the weight of i's sequence and S the number of sequences with W_seq > 0."""
     if aggregation == "token-mean":
         return w / w.sum()
     nseg = int(seq.max()) + 1
@@ -59,6 +79,13 @@ def surrogate_scale(w: np.ndarray, seq: np.ndarray, aggregation: str) -> np.ndar
     if aggregation == "seq-mean-token-sum":
         return w / S
     raise ValueError(aggregation)
+
+
+def _float_type(logp_new, dtype):
+    if dtype is not None:
+        return np.dtype(dtype)
+    dt = getattr(logp_new, "dtype", None)
+    return np.dtype(np.float32) if dt is not None and np.dtype(dt) == np.float32 else np.dtype(np.float64)
 
 
 def ref_surrogate(
@@ -73,47 +100,70 @@ def ref_surrogate(
     mask=None,
     segment_ids=None,
     aggregation: str = "token-mean",
+    dtype=None,
 ) -> Dict[str, object]:
     """Loss, grad, sums, counts, stats of clipped_surrogate, in float64.
 
+    For samples with weight w_i > 0 (mask; 1 if absent), in the element type T (``dtype``,
+    default: float32 for float32 logp_new, else float64):
+
+        d_i = T(logp_new_i - logp_old_i),   r_i = T(exp(d_i)),   lo = T(1 - eps_low),
+        hi = T(1 + eps_high),   c = T(dual_clip)
+        obj_i = min(r_i A_i, clamp(r_i, lo, hi) A_i);  dual-clip: A_i < 0 and c A_i > obj_i
+                -> obj_i = c A_i;  A_i = 0 -> obj_i = 0 (also for r_i = inf)
+        loss = -sum_i s_i obj_i
+        grad_i = -s_i A_i r_i where the unclipped term is selected (r A <= clamp(r) A, ties
+                 count as unclipped; not when A_i = 0 or the dual-clip binds), else 0
+    Samples with w_i = 0 contribute nothing (not even inf * 0). Statistics: weighted sums of
+    the entropy, r, the clip indicators, k1 = -d, k2 = d^2 / 2, k3 = expm1(d) - d (inf where r
+    is inf), with count W = sum w (entropy: 0 when absent); ratio_min / ratio_max over w > 0.
+
     Also returns 'scale': sums of absolute values of the terms, for tolerances."""
+    T = _float_type(logp_new, dtype)
     shape = np.shape(logp_new)
     lpn = np.asarray(logp_new, dtype=np.float64).reshape(-1)
     lpo = np.asarray(logp_old, dtype=np.float64).reshape(-1)
     A = np.asarray(advantages, dtype=np.float64).reshape(-1)
     n = lpn.size
-    if mask is None:
-        w = np.ones(n)
-    else:
-        w = np.asarray(mask).astype(np.float64).reshape(-1)
+    w = np.ones(n) if mask is None else np.asarray(mask).astype(np.float64).reshape(-1)
     seq = sequence_index(shape, segment_ids)
+    pos = w > 0
 
-    d = lpn - lpo
-    r = np.exp(d)
-    clip = np.clip(r, 1.0 - eps_low, 1.0 + eps_high)
-    unclipped = r * A
-    clipped = clip * A
-    obj = np.minimum(unclipped, clipped)
-    selected_unclipped = unclipped <= clipped  # ties count as unclipped
+    def in_T(x):
+        with np.errstate(over="ignore"):
+            return np.asarray(x, dtype=np.float64).astype(T).astype(np.float64)
+
+    d = np.where(pos, in_T(lpn - lpo), 0.0)
+    with np.errstate(over="ignore"):
+        r = in_T(np.exp(d))
+    lo = float(in_T(1.0 - eps_low))
+    hi = float(in_T(1.0 + eps_high))
+    unclipped = np.where(A == 0, 0.0, r * np.where(A == 0, 1.0, A))
+    clipped = np.clip(r, lo, hi) * A
+    obj = np.where(A == 0, 0.0, np.minimum(unclipped, clipped))
+    selected_unclipped = (A != 0) & (unclipped <= clipped)  # ties count as unclipped
     dual_binds = np.zeros(n, dtype=bool)
     if dual_clip is not None:
-        dual_binds = (A < 0) & (dual_clip * A > obj)
-        obj = np.where(dual_binds, dual_clip * A, obj)
+        c = float(in_T(dual_clip))
+        dual_binds = (A < 0) & (c * A > obj)
+        obj = np.where(dual_binds, c * A, obj)
+    obj = np.where(pos, obj, 0.0)
+    selected = selected_unclipped & ~dual_binds & pos
 
     s = surrogate_scale(w, seq, aggregation)
     loss = -np.sum(s * obj)
-    grad = np.where(selected_unclipped & ~dual_binds, -s * A * r, 0.0)
+    grad = np.where(selected, -s * A * np.where(selected, r, 0.0), 0.0)
 
     W = w.sum()
-    pos = w > 0
     sums: Dict[str, float] = {}
     counts: Dict[str, float] = {}
     scale: Dict[str, float] = {}
 
     def put(name, values, count):
-        sums[name] = float(np.sum(w * values))
+        terms = np.where(pos, w * np.where(pos, values, 0.0), 0.0)
+        sums[name] = float(np.sum(terms))
         counts[name] = float(count)
-        scale[name] = float(np.sum(np.abs(w * values)))
+        scale[name] = float(np.sum(np.abs(terms)))
 
     if entropy is None:
         sums["entropy"], counts["entropy"], scale["entropy"] = 0.0, 0.0, 0.0
@@ -123,15 +173,18 @@ def ref_surrogate(
     sums["ratio_min"], counts["ratio_min"] = float(r[pos].min()), W
     sums["ratio_max"], counts["ratio_max"] = float(r[pos].max()), W
     scale["ratio_min"], scale["ratio_max"] = abs(sums["ratio_min"]), abs(sums["ratio_max"])
-    put("clip_fraction", ((r < 1.0 - eps_low) | (r > 1.0 + eps_high)).astype(np.float64), W)
-    put("clip_fraction_low", ((A < 0) & (r < 1.0 - eps_low)).astype(np.float64), W)
-    put("clip_fraction_high", ((A > 0) & (r > 1.0 + eps_high)).astype(np.float64), W)
+    put("clip_fraction", ((r < lo) | (r > hi)).astype(np.float64), W)
+    put("clip_fraction_low", ((A < 0) & (r < lo)).astype(np.float64), W)
+    put("clip_fraction_high", ((A > 0) & (r > hi)).astype(np.float64), W)
     put("dual_clip_fraction", dual_binds.astype(np.float64), W)
     put("kl_k1", -d, W)
     put("kl_k2", 0.5 * d * d, W)
-    put("kl_k3", np.expm1(d) - d, W)
-    # k3 = (r - 1) - log r cancels: its rounding error scales with |r - 1| + |log r|
-    scale["kl_k3"] = float(np.sum(np.abs(w * np.expm1(d))) + np.sum(np.abs(w * d)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        k3 = np.where(np.isinf(r), r, np.expm1(d) - d)
+        put("kl_k3", k3, W)
+        # k3 = (r - 1) - log r cancels: its rounding error scales with |r - 1| + |log r|
+        scale["kl_k3"] = float(np.sum(np.where(pos, np.abs(w * np.where(np.isinf(r), r, np.expm1(d))), 0.0))
+                               + np.sum(np.abs(w * d)))
 
     stats = {}
     for k in STAT_NAMES:
@@ -149,21 +202,6 @@ def ref_surrogate(
         "scale": scale,
         "ratio": r.reshape(shape),
     }
-
-
-def safe_log_ratios(rng: np.random.Generator, n: int, eps_low: float, eps_high: float,
-                    dual_clip: Optional[float] = None, spread: float = 0.4,
-                    margin: float = 2e-3) -> np.ndarray:
-    """Random log-ratios d whose ratio exp(d) stays at least `margin` (in log space) away from
-    every clip boundary, so that float32 and float64 take the same branches."""
-    d = rng.normal(0.0, spread, size=n)
-    bounds = [math.log1p(-eps_low), math.log1p(eps_high)]
-    if dual_clip is not None:
-        bounds.append(math.log(dual_clip))
-    for b in bounds:
-        near = np.abs(d - b) < margin
-        d[near] = b + np.where(d[near] >= b, margin, -margin) * 2.0
-    return d
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,124 +225,157 @@ def ref_categorical(logits, actions):
 
 
 def ref_gaussian_entropy(log_std):
+    """H = sum_d log_std_d + D (1 + log 2 pi) / 2."""
     x = np.asarray(log_std, dtype=np.float64)
     D = x.shape[-1]
     return x.sum(axis=-1) + D * (1.0 + math.log(2.0 * math.pi)) / 2.0
 
 
 # ---------------------------------------------------------------------------------------------
-# Controllers (pure Python floats; follows controllers.hpp's order of operations)
+# Controllers (scalars of type T; the order of operations of controllers.cpp)
 
 
-def _clamp01(x: float) -> float:
-    """clamp to [0, 1]; NaN (only from float64 overflow) -> 0."""
-    if not x > 0.0:
-        return 0.0
-    return 1.0 if x > 1.0 else x
+def mean_entropy(entropy) -> Optional[float]:
+    """The entropy an update uses: a number as given, or the arithmetic mean in float64 of a 1-D
+    sequence of per-step entropies (summed left to right, divided by the count). None stays
+    None; an empty sequence is an error (InvalidArgumentError 'entropy' in the bindings)."""
+    if entropy is None:
+        return None
+    if np.ndim(entropy) == 0:
+        return float(entropy)
+    xs = [float(x) for x in np.asarray(entropy, dtype=np.float64).reshape(-1)]
+    if not xs:
+        raise ValueError("entropy: empty array (pass a number or at least one per-step entropy)")
+    total = 0.0
+    for x in xs:
+        total += x
+    return total / len(xs)
+
+
+def _clamp01(x, T):
+    """clamp to [0, 1]; NaN (only from overflow) -> 0."""
+    if not x > T(0.0):
+        return T(0.0)
+    return T(1.0) if x > T(1.0) else x
 
 
 def _finite(x) -> bool:
-    return x is not None and math.isfinite(x)
+    return x is not None and math.isfinite(float(x))
+
+
+def _portable_tanh(T):
+    return fdlibm_tanh if T is float else freebsd_tanhf
 
 
 class RefPPOBR:
-    """PPO-BR with SPEC.md's default signals, step by step as in controllers.hpp."""
+    """PPO-BR (controllers.cpp, steps 1-7) in float type ``dtype`` (float: binary64, the core's;
+    np.float32) with ``tanh`` (default: the portable tanh of that type, as the core and
+    ppobr_jax use). The effective bounds are computed in float64 from the config, then held in T:
+
+        phi = clamp((H - floor) / (H_ref - floor), 0, 1)
+        z   = (mean_new - mean_old) / (std + 1e-8 (1 + |mean|))   over a full return window
+        psi = 1 - tanh|z| (plateau) or clamp(z, 0, 1) (progress);  0 in warm-up or for inf z
+        eps = clip(eps0 ((1 + lambda1 tanh phi) - lambda2 tanh psi), eps_min, eps_max)"""
 
     def __init__(self, eps0=0.2, lambda1=0.5, lambda2=0.3, window=10, psi_mode="plateau",
-                 entropy_ref=None, entropy_floor=0.0, eps_min=None, eps_max=None):
-        self.eps0 = float(eps0)
-        self.lambda1 = float(lambda1)
-        self.lambda2 = float(lambda2)
-        self.window = int(window)
-        self.psi_mode = psi_mode
-        self.entropy_floor = float(entropy_floor)
-        self.eps_min = self.eps0 * (1.0 - self.lambda2) if eps_min is None else float(eps_min)
-        self.eps_max = self.eps0 * (1.0 + self.lambda1) if eps_max is None else float(eps_max)
+                 entropy_ref=None, entropy_floor=0.0, eps_min=None, eps_max=None, *,
+                 dtype=float, tanh=None):  # fmt: skip
+        T = dtype
+        self.T = T
+        self.tanh = _portable_tanh(T) if tanh is None else tanh
+        lo = eps0 * (1.0 - lambda2) if eps_min is None else eps_min
+        hi = eps0 * (1.0 + lambda1) if eps_max is None else eps_max
+        self.eps0, self.lambda1, self.lambda2 = T(eps0), T(lambda1), T(lambda2)
+        self.eps_min, self.eps_max = T(lo), T(hi)
+        self.window, self.psi_mode = int(window), psi_mode
+        self.cfg_ref = None if entropy_ref is None else T(entropy_ref)
+        self.entropy_floor = T(entropy_floor)
         # state
-        self.epsilon = self.eps0
-        self.entropy_ref = None if entropy_ref is None else float(entropy_ref)
-        self.returns = [0.0] * self.window
-        self.head = 0
-        self.count = 0
-        self.updates = 0
-        self.rejected_entropy = 0
-        self.dropped_returns = 0
-        self.last_phi = 0.0
-        self.last_psi = 0.0
-        self.last_entropy = 0.0
-        self.last_z = 0.0
+        self.epsilon = T(eps0)
+        self.entropy_ref = self.cfg_ref
+        self.returns = [T(0.0)] * self.window
+        self.head = self.count = self.updates = 0
+        self.rejected_entropy = self.dropped_returns = self.rejected_entropy_ref = 0
+        self.last_phi = self.last_psi = self.last_entropy = self.last_z = T(0.0)
 
-    def window_returns(self) -> List[float]:
+    def window_returns(self) -> List:
         """The held returns, oldest first."""
         k = self.window
         if self.count < k:
             return [self.returns[i] for i in range(self.count)]
         return [self.returns[(self.head + j) % k] for j in range(k)]
 
-    @staticmethod
-    def z_of(xs: Sequence[float]) -> float:
-        k = len(xs)
-        half = k // 2
-        older = xs[:half]
-        newer = xs[k - half:]
-        s_old = 0.0
-        for x in older:
-            s_old += x
-        s_new = 0.0
-        for x in newer:
-            s_new += x
-        total = 0.0
-        for x in xs:
-            total += x
-        mean = total / k
-        ss = 0.0
-        for x in xs:
-            ss += (x - mean) * (x - mean)
-        std = math.sqrt(ss / k)
-        return (s_new / half - s_old / half) / (std + 1e-8 * (1.0 + abs(mean)))
+    def _z(self, xs):
+        T, k = self.T, self.window
+        h = k // 2
+        s_old = T(0.0)
+        for j in range(h):
+            s_old = s_old + xs[j]
+        s_new = T(0.0)
+        for j in range(k - h, k):
+            s_new = s_new + xs[j]
+        s_all = T(0.0)
+        for j in range(k):
+            s_all = s_all + xs[j]
+        mean_old, mean_new, mean = s_old / T(h), s_new / T(h), s_all / T(k)
+        ss = T(0.0)
+        for j in range(k):
+            d = xs[j] - mean
+            ss = ss + d * d
+        with np.errstate(all="ignore"):
+            sd = T(math.sqrt(ss / T(k))) if T is float else np.sqrt(ss / T(k))
+            if T is float:
+                try:
+                    return (mean_new - mean_old) / (sd + 1e-8 * (1.0 + abs(mean)))
+                except (OverflowError, ZeroDivisionError):
+                    return math.nan
+            return (mean_new - mean_old) / (sd + T(1e-8) * (T(1.0) + abs(mean)))
 
-    def update(self, entropy=None, episode_returns=None) -> float:
+    def update(self, entropy=None, episode_returns: Optional[Sequence[float]] = None):
+        T, tanh, k = self.T, self.tanh, self.window
+        entropy = mean_entropy(entropy)
         if not _finite(entropy):
             self.rejected_entropy += 1
             return self.epsilon
-        H = float(entropy)
-        href = H if self.entropy_ref is None else self.entropy_ref
-        if not href > self.entropy_floor:
-            # documented: InvalidArgument("entropy_ref"), checked before anything is written
+        H = T(entropy)
+        href = self.cfg_ref if self.cfg_ref is not None else (
+            self.entropy_ref if self.entropy_ref is not None else H)  # fmt: skip
+        if not href > self.entropy_floor:  # InvalidArgument("entropy_ref"), state untouched
+            self.rejected_entropy_ref += 1
             raise ValueError("entropy_ref")
-        self.entropy_ref = href
-        for x in list(episode_returns) if episode_returns is not None else []:
-            x = float(x)
-            if not math.isfinite(x):
+        for x in [] if episode_returns is None else list(np.asarray(episode_returns, dtype=np.float64).reshape(-1)):
+            if not _finite(x):
                 self.dropped_returns += 1
                 continue
-            self.returns[self.head] = x
-            self.head = (self.head + 1) % self.window
-            self.count = min(self.count + 1, self.window)
-        phi = _clamp01((H - self.entropy_floor) / (self.entropy_ref - self.entropy_floor))
-        z = 0.0
-        psi = 0.0
-        if self.count == self.window:
-            zz = self.z_of(self.window_returns())
-            if math.isfinite(zz):  # overflowing window statistics: reward signal unavailable
+            self.returns[self.head] = T(x)
+            self.head = (self.head + 1) % k
+            self.count = min(self.count + 1, k)
+        with np.errstate(all="ignore"):
+            phi = _clamp01((H - self.entropy_floor) / (href - self.entropy_floor), T)
+        z, psi = T(0.0), T(0.0)
+        if self.count == k:
+            zz = self._z(self.window_returns())
+            if _finite(zz):  # overflowing window statistics: reward signal unavailable
                 z = zz
-                psi = 1.0 - fdlibm_tanh(abs(z)) if self.psi_mode == "plateau" else _clamp01(z)
-        eps = self.eps0 * (1.0 + self.lambda1 * fdlibm_tanh(phi) - self.lambda2 * fdlibm_tanh(psi))
+                psi = T(1.0) - T(tanh(abs(z))) if self.psi_mode == "plateau" else _clamp01(z, T)
+        expand = T(1.0) + self.lambda1 * T(tanh(phi))
+        contract = self.lambda2 * T(tanh(psi))
+        eps = self.eps0 * (expand - contract)
         eps = min(max(eps, self.eps_min), self.eps_max)
-        self.epsilon = eps
-        self.updates += 1
+        self.epsilon, self.entropy_ref = eps, href
         self.last_phi, self.last_psi, self.last_entropy, self.last_z = phi, psi, H, z
+        self.updates += 1
         return eps
 
     def diagnostics(self) -> Dict[str, float]:
-        """The PPO-BR diagnostics, in the binding's key order."""
+        """The PPO-BR diagnostics, in the bindings' key order."""
         return {
-            "epsilon": self.epsilon,
-            "phi": self.last_phi,
-            "psi": self.last_psi,
-            "entropy": self.last_entropy,
-            "z": self.last_z,
-            "entropy_ref": float("nan") if self.entropy_ref is None else self.entropy_ref,
+            "epsilon": float(self.epsilon),
+            "phi": float(self.last_phi),
+            "psi": float(self.last_psi),
+            "entropy": float(self.last_entropy),
+            "z": float(self.last_z),
+            "entropy_ref": float("nan") if self.entropy_ref is None else float(self.entropy_ref),
             "num_returns": float(self.count),
             "updates": float(self.updates),
             "rejected_entropy": float(self.rejected_entropy),
@@ -312,33 +383,60 @@ class RefPPOBR:
         }
 
 
-class RefLinearDecay:
-    def __init__(self, eps_start=0.2, eps_end=0.0, total_updates=1):
-        self.eps_start, self.eps_end, self.total = float(eps_start), float(eps_end), int(total_updates)
-        self.updates = 0
-        self.epsilon = self.eps_start
+class RefConstant:
+    """eps, every update."""
 
-    def update(self) -> float:
+    def __init__(self, eps=0.2, *, dtype=float):
+        self.epsilon, self.updates = dtype(eps), 0
+
+    def update(self, *args, **kw):
+        self.updates += 1
+        return self.epsilon
+
+    def diagnostics(self) -> Dict[str, float]:
+        return {"epsilon": float(self.epsilon), "updates": float(self.updates)}
+
+
+class RefLinearDecay:
+    """The t-th update (t from 0) returns eps_start + (eps_end - eps_start) * (min(t, T) / T)."""
+
+    def __init__(self, eps_start=0.2, eps_end=0.0, total_updates=1, *, dtype=float):
+        self.T = dtype
+        self.eps_start, self.eps_end, self.total = dtype(eps_start), dtype(eps_end), int(total_updates)
+        self.epsilon, self.updates = dtype(eps_start), 0
+
+    def update(self, *args, **kw):
+        T = self.T
         t = min(self.updates, self.total)
-        frac = float(t) / float(self.total)
+        frac = T(t) / T(self.total)
         self.epsilon = self.eps_start + (self.eps_end - self.eps_start) * frac
         self.updates += 1
         return self.epsilon
 
+    def diagnostics(self) -> Dict[str, float]:
+        return {"epsilon": float(self.epsilon), "updates": float(self.updates)}
+
 
 class RefKLAdaptive:
-    def __init__(self, eps0=0.2, kl_target=0.01, tolerance=1.5, rate=1.5, eps_min=0.02, eps_max=0.5):
-        self.eps0, self.kl_target, self.tolerance, self.rate = eps0, kl_target, tolerance, rate
-        self.eps_min, self.eps_max = eps_min, eps_max
-        self.epsilon = eps0
-        self.rejected_kl = 0
-        self.updates = 0
-        self.last_kl = 0.0
+    """kl > target * tolerance: eps / rate; kl < target / tolerance: eps * rate; clipped to
+    [eps_min, eps_max]. A non-finite kl is rejected (counted, eps unchanged)."""
 
-    def update(self, kl: float) -> float:
-        if not math.isfinite(kl):
+    def __init__(self, eps0=0.2, kl_target=0.01, tolerance=1.5, rate=1.5, eps_min=0.02, eps_max=0.5,
+                 *, dtype=float):  # fmt: skip
+        T = dtype
+        self.T = T
+        self.kl_target, self.tolerance, self.rate = T(kl_target), T(tolerance), T(rate)
+        self.eps_min, self.eps_max = T(eps_min), T(eps_max)
+        self.epsilon, self.updates, self.rejected_kl, self.last_kl = T(eps0), 0, 0, T(0.0)
+
+    def update(self, kl=None):
+        T = self.T
+        if kl is None:  # the core: InvalidArgument("kl")
+            raise ValueError("kl")
+        if not _finite(kl):
             self.rejected_kl += 1
             return self.epsilon
+        kl = T(kl)
         eps = self.epsilon
         if kl > self.kl_target * self.tolerance:
             eps = eps / self.rate
@@ -350,167 +448,5 @@ class RefKLAdaptive:
         return self.epsilon
 
     def diagnostics(self) -> Dict[str, float]:
-        return {"epsilon": self.epsilon, "updates": float(self.updates), "kl": self.last_kl,
+        return {"epsilon": float(self.epsilon), "updates": float(self.updates), "kl": float(self.last_kl),
                 "rejected_kl": float(self.rejected_kl)}
-
-
-def float_bits(x: float) -> int:
-    return int(np.array(x, dtype=np.float64).view(np.int64))
-
-
-# ---------------------------------------------------------------------------------------------
-# Test helpers: batches, layouts, comparisons
-
-
-def shape_for(size: int, ndim: int):
-    """A 1-D or 2-D shape holding `size` elements."""
-    if ndim == 1:
-        return (size,)
-    two_d = {1: (1, 1), 7: (7, 1), 1000: (40, 25), 4097: (17, 241), 100003: (1, 100003)}
-    if size in two_d:
-        return two_d[size]
-    for rows in range(int(math.isqrt(size)), 0, -1):
-        if size % rows == 0:
-            return (rows, size // rows)
-    return (1, size)
-
-
-def make_batch(rng: np.random.Generator, shape, dtype=np.float64, *, eps_low=0.2, eps_high=0.2,
-               dual_clip=None, entropy=False, mask=None, num_segments=None, spread=0.4):
-    """Random inputs of clipped_surrogate (a dict of keyword arguments, arrays in `dtype`).
-
-    mask: None, "float" (weights in [0, 2) with ~20% zeros) or "bool".
-    num_segments: for 1-D input, add random (unsorted, with gaps) segment_ids."""
-    n = int(np.prod(shape))
-    lpo = rng.uniform(-4.0, -0.05, size=n)
-    d = safe_log_ratios(rng, n, eps_low, eps_high, dual_clip, spread=spread)
-    lpn = lpo + d
-    adv = rng.normal(0.0, 1.0, size=n)
-    kw = {
-        "logp_new": lpn.reshape(shape).astype(dtype),
-        "logp_old": lpo.reshape(shape).astype(dtype),
-        "advantages": adv.reshape(shape).astype(dtype),
-    }
-    if entropy:
-        kw["entropy"] = rng.uniform(0.0, 3.0, size=n).reshape(shape).astype(dtype)
-    if mask == "float":
-        w = rng.uniform(0.0, 2.0, size=n)
-        w[rng.random(n) < 0.2] = 0.0
-        if not (w > 0).any():
-            w[0] = 1.0
-        kw["mask"] = w.reshape(shape).astype(dtype)
-    elif mask == "bool":
-        b = rng.random(n) >= 0.25
-        if not b.any():
-            b[0] = True
-        kw["mask"] = b.reshape(shape)
-    elif mask is not None:
-        raise ValueError(mask)
-    if num_segments is not None:
-        assert len(shape) == 1
-        ids = rng.integers(0, num_segments, size=n)
-        # leave a gap: an id that no sample uses (an empty sequence)
-        ids[ids == num_segments // 2] = 0
-        kw["segment_ids"] = ids.astype(np.int64)
-    return kw
-
-
-def eps_kwargs(eps_low, eps_high):
-    if eps_low == eps_high:
-        return {"eps": eps_low}
-    return {"eps_low": eps_low, "eps_high": eps_high}
-
-
-def relayout(x: np.ndarray, layout: str) -> np.ndarray:
-    """The same values as x, in a non-contiguous memory layout."""
-    if layout == "contiguous":
-        return np.ascontiguousarray(x)
-    if layout == "strided":  # slices with a step
-        steps = (3,) if x.ndim == 1 else (2, 3)
-        fill = np.nan if x.dtype.kind == "f" else 0
-        buf = np.full(tuple(s * k for s, k in zip(x.shape, steps)), fill, dtype=x.dtype)
-        view = buf[tuple(slice(None, None, k) for k in steps)]
-        view[...] = x
-        return view
-    if layout == "reversed":  # negative strides
-        return np.ascontiguousarray(x[(slice(None, None, -1),) * x.ndim])[(slice(None, None, -1),) * x.ndim]
-    if layout == "transposed":
-        assert x.ndim == 2
-        return np.ascontiguousarray(x.T).T
-    if layout == "fortran":
-        return np.asfortranarray(x)
-    raise ValueError(layout)
-
-
-def tolerance(dtype) -> float:
-    return 1e-12 if np.dtype(dtype) == np.float64 else 2e-6
-
-
-def assert_close(got: float, want: float, tol: float, scale: float, what: str):
-    if math.isnan(want):
-        assert math.isnan(got), f"{what}: got {got!r}, want NaN"
-        return
-    bound = tol * max(scale, abs(want)) + 1e-300
-    assert abs(got - want) <= bound, f"{what}: got {got!r}, want {want!r} (|diff| {abs(got - want):.3g} > {bound:.3g})"
-
-
-def assert_matches_reference(res, ref, dtype, in_shape, what=""):
-    """Every output of a SurrogateResult against ref_surrogate()."""
-    tol = tolerance(dtype)
-    assert_close(res.loss, ref["loss"], tol, ref["loss_scale"], f"{what} loss")
-    g = res.grad
-    assert isinstance(g, np.ndarray)
-    assert g.dtype == np.dtype(dtype), f"{what} grad dtype {g.dtype}"
-    assert g.shape == tuple(in_shape), f"{what} grad shape {g.shape}"
-    want = ref["grad"]
-    np.testing.assert_array_equal(g == 0, want == 0, err_msg=f"{what} grad zero pattern")
-    gmax = float(np.max(np.abs(want))) if want.size else 0.0
-    np.testing.assert_allclose(g.astype(np.float64), want, rtol=4 * tol, atol=tol * gmax * 1e-3 + 1e-300,
-                               err_msg=f"{what} grad")
-    sums, counts, stats = res.sums, res.counts, res.stats
-    assert list(sums) == list(STAT_NAMES)
-    assert list(counts) == list(STAT_NAMES)
-    assert list(stats) == list(STAT_NAMES)
-    W = ref["counts"]["ratio_mean"]
-    for k in STAT_NAMES:
-        assert_close(sums[k], ref["sums"][k], tol, ref["scale"][k], f"{what} sums[{k}]")
-        assert_close(counts[k], ref["counts"][k], tol, W, f"{what} counts[{k}]")
-        c = ref["counts"][k]
-        assert_close(stats[k], ref["stats"][k], tol,
-                     ref["scale"][k] / c if c else 0.0, f"{what} stats[{k}]")
-        # the means are sum / count (ratio_min / max: the value itself)
-        if k in ("ratio_min", "ratio_max"):
-            assert stats[k] == sums[k] or (math.isnan(stats[k]) and math.isnan(sums[k]))
-        elif counts[k] == 0:
-            assert math.isnan(stats[k]), f"{what} stats[{k}] with zero count"
-        else:
-            assert stats[k] == sums[k] / counts[k], f"{what} stats[{k}] != sums / counts"
-
-
-def result_bits(res):
-    """Everything a SurrogateResult holds, as exact bit patterns (for bitwise comparisons)."""
-    return (
-        float_bits(res.loss),
-        res.grad.dtype.str,
-        res.grad.shape,
-        res.grad.tobytes(),
-        tuple(float_bits(v) for v in res.sums.values()),
-        tuple(float_bits(v) for v in res.counts.values()),
-        tuple(float_bits(v) for v in res.stats.values()),
-    )
-
-
-def dict_bits(d: Dict[str, float]):
-    return tuple((k, float_bits(v)) for k, v in d.items())
-
-
-def snapshot(kw: Dict[str, object]):
-    """Deep copies of the array arguments, to check that a call leaves them unmodified."""
-    return {k: np.array(v, copy=True) for k, v in kw.items() if isinstance(v, np.ndarray)}
-
-
-def assert_unmodified(kw, snap):
-    for k, v in snap.items():
-        a = kw[k]
-        assert a.dtype == v.dtype and a.shape == v.shape, k
-        assert a.tobytes() == v.tobytes() or np.array_equal(a, v, equal_nan=True), f"{k} was modified"

@@ -13,7 +13,8 @@ import pytest
 
 import ppobr_core as pc
 from fdlibm import fdlibm_tanh
-from reference import RefKLAdaptive, RefLinearDecay, RefPPOBR, dict_bits, float_bits
+from assertions import dict_bits, float_bits
+from reference import RefKLAdaptive, RefLinearDecay, RefPPOBR
 
 PPOBR_DIAG_KEYS = ["epsilon", "phi", "psi", "entropy", "z", "entropy_ref", "num_returns", "updates",
                    "rejected_entropy", "dropped_returns"]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import ppobr_core as pc
-from reference import ref_categorical, ref_gaussian_entropy, relayout
+from batches import relayout
+from reference import ref_categorical, ref_gaussian_entropy
 
 DTYPES = [np.float32, np.float64]
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import ppobr_core as pc
-from reference import assert_unmodified, make_batch, snapshot
+from batches import assert_unmodified, make_batch, snapshot
 
 
 def test_invalid_argument_error_is_a_value_error():

@@ -19,18 +19,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import ppobr_core as pc
-from reference import (
-    AGGREGATIONS,
-    STAT_NAMES,
-    RefPPOBR,
-    assert_matches_reference,
-    dict_bits,
-    float_bits,
-    make_batch,
-    ref_surrogate,
-    result_bits,
-    shape_for,
-)
+from assertions import assert_matches_reference, dict_bits, float_bits, result_bits
+from batches import make_batch, shape_for
+from reference import AGGREGATIONS, STAT_NAMES, RefPPOBR, ref_surrogate
 
 # ---------------------------------------------------------------------------------------------
 # Strategies

@@ -13,20 +13,9 @@ import numpy as np
 import pytest
 
 import ppobr_core as pc
-from reference import (
-    AGGREGATIONS,
-    STAT_NAMES,
-    assert_matches_reference,
-    assert_unmodified,
-    eps_kwargs,
-    make_batch,
-    ref_surrogate,
-    relayout,
-    result_bits,
-    shape_for,
-    snapshot,
-    tolerance,
-)
+from assertions import assert_matches_reference, result_bits, tolerance
+from batches import assert_unmodified, eps_kwargs, make_batch, relayout, shape_for, snapshot
+from reference import AGGREGATIONS, STAT_NAMES, ref_surrogate
 
 SIZES = [1, 7, 1000, 4097, 100003]
 DTYPES = [np.float32, np.float64]

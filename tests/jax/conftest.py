@@ -15,7 +15,7 @@ import pytest
 jax = pytest.importorskip("jax")
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, _HERE)  # jax_reference
+sys.path.insert(0, _HERE)  # conftest helpers
 sys.path.insert(0, os.path.join(_HERE, ".."))  # tests/reference.py
 try:  # the installed wheel may ship ppobr_jax
     import ppobr_jax  # noqa: F401

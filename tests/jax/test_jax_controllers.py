@@ -4,7 +4,7 @@ Three implementations are driven with the same random sequences (NaN / +-Inf ent
 returns, empty updates, constant returns, huge magnitudes):
 
 - ppobr_jax (jitted, the state carried through lax.scan),
-- tests/jax/jax_reference.py's RefPPOBR: controllers.cpp transcribed in Python floats, with
+- tests/reference.py's RefPPOBR (the oracle): controllers.cpp transcribed in Python floats, with
   either tanh (math.tanh = the C library's, as the core today; fdlibm_tanh = the portable one),
 - ppobr_core (when its native module is importable).
 
@@ -27,8 +27,9 @@ import jax.numpy as jnp
 
 import ppobr_jax as pj
 from conftest import core_or_none, x32, x64
-from jax_reference import (RefKLAdaptive, RefLinearDecay, RefPPOBR, bits64,
-                           fdlibm_tanh, freebsd_tanhf, ulp_distance32)  # fmt: skip
+from assertions import float_bits as bits64, ulp_distance32
+from fdlibm import fdlibm_tanh, freebsd_tanhf
+from reference import RefKLAdaptive, RefLinearDecay, RefPPOBR
 
 # ---------------------------------------------------------------------------------------------
 # Random observation sequences
@@ -81,7 +82,7 @@ def run_jax(cfg, H, X, M):
 
 
 def run_ref(kw, steps, T=float, tanh=math.tanh):
-    ref = RefPPOBR(T, tanh, **kw)
+    ref = RefPPOBR(**kw, dtype=T, tanh=tanh)
     out = []
     for h, r in steps:
         try:
@@ -251,7 +252,7 @@ def test_linear_decay_and_constant():
         for _ in range(12):
             e, s = f(s)
             got.append(float(e))
-        ref = RefLinearDecay(float, 0.3, 0.05, 7)
+        ref = RefLinearDecay(0.3, 0.05, 7, dtype=float)
         assert [bits64(x) for x in got] == [bits64(ref.update()) for _ in range(12)]
         c = pj.constant(0.17)
         e, s2 = jax.jit(c.update)(c.init(), 0.3)
@@ -262,7 +263,7 @@ def test_linear_decay_and_constant():
         for _ in range(12):
             e, s = jax.jit(lin.update)(s)
             got32.append(np.float32(e))
-        ref = RefLinearDecay(np.float32, 0.3, 0.05, 7)
+        ref = RefLinearDecay(0.3, 0.05, 7, dtype=np.float32)
         assert got32 == [ref.update() for _ in range(12)]
     core = core_or_none()
     if core is not None:
@@ -285,13 +286,13 @@ def test_kl_adaptive(rng):
         s, eps = jax.jit(lambda s, k: jax.lax.scan(body, s, k))(ctl.init(), jnp.asarray(kls))
         with pytest.raises(ValueError, match="kl"):
             ctl.update(ctl.init(), 0.5)
-    ref = RefKLAdaptive(float, **kw)
+    ref = RefKLAdaptive(**kw, dtype=float)
     assert [bits64(x) for x in np.asarray(eps)] == [bits64(ref.update(k)) for k in kls]
     assert int(s.rejected_kl) == ref.rejected_kl and int(s.updates) == ref.updates
     with x32():
         s32, eps32 = jax.jit(lambda s, k: jax.lax.scan(body, s, k))(
             ctl.init(), jnp.asarray(kls, jnp.float32))
-    ref32 = RefKLAdaptive(np.float32, **kw)
+    ref32 = RefKLAdaptive(**kw, dtype=np.float32)
     assert np.asarray(eps32).tolist() == [float(ref32.update(np.float32(k))) for k in kls]
     core = core_or_none()
     if core is not None:

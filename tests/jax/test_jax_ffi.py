@@ -9,7 +9,8 @@ import jax.numpy as jnp
 
 import ppobr_jax as pj
 from conftest import x32, x64
-from reference import make_batch, ref_surrogate
+from batches import make_batch
+from reference import ref_surrogate
 
 pytestmark = pytest.mark.skipif(not pj.ffi_available(), reason="ppobr_core._jax_ffi is not built")
 

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from conftest import x32, x64
-from jax_reference import fdlibm_tanh, freebsd_tanhf
+from fdlibm import fdlibm_tanh, freebsd_tanhf
 from ppobr_jax import _ieee
 
 

@@ -12,7 +12,8 @@ import jax.numpy as jnp
 
 import ppobr_jax as pj
 from conftest import core_or_none, x32, x64
-from reference import AGGREGATIONS, STAT_NAMES, make_batch, ref_surrogate
+from batches import make_batch
+from reference import AGGREGATIONS, STAT_NAMES, ref_surrogate
 
 # (shape, aggregation, eps_low, eps_high, dual_clip, entropy, mask, num_segments)
 CASES = [
