@@ -26,8 +26,8 @@ A thin adapter over ppobr_core (the C++ core): importing it imports ppobr_core a
 """
 
 from ppobr_torch._controller import EpsilonController
+from ppobr_torch._input_rules import AGGREGATIONS
 from ppobr_torch._loss import (
-    AGGREGATIONS,
     STAT_NAMES,
     ClippedSurrogateLoss,
     SurrogateOutput,

@@ -10,14 +10,21 @@ from torch import Tensor
 
 import ppobr_core
 
+from ppobr_torch._input_rules import dtype_name, invalid, real_number
 from ppobr_torch._loss import ENTROPY, SurrogateOutput
 from ppobr_torch._stats import StatsAccumulator, comm_device, distributed_ready
 
 
-def _mean_pair(x, name: str) -> Optional[tuple[float, float]]:
-    """(sum, count) of a signal given as a float or 0-d tensor (a mean, weight 1), a tensor or
-    list of per-sample values (their sum and number), or a StatsAccumulator / SurrogateOutput
-    (its entropy sum and count)."""
+def _mean_pair(x, name: str) -> Optional[tuple[Any, float]]:
+    """(sum, count) of a signal, so that ranks can add theirs before dividing; None if absent.
+
+    - a real number or a 0-d tensor / array: a mean already (sum x, count 1);
+    - a 1-D tensor, array, list or tuple of per-step values: their float64 sum and number, so
+      that sum / count is their arithmetic mean (docs/SPEC.md §3.5); an empty one is an
+      InvalidArgumentError (no mean to take). A tensor stays on its device (no sync here);
+      host values are summed by NumPy (numpy.mean's float64 result, bit for bit);
+    - a StatsAccumulator / SurrogateOutput: its weighted entropy sum and count.
+    """
     if x is None:
         return None
     if isinstance(x, StatsAccumulator):
@@ -28,16 +35,35 @@ def _mean_pair(x, name: str) -> Optional[tuple[float, float]]:
         return x.sums[ENTROPY], x.counts[ENTROPY]
     if isinstance(x, Tensor):
         x = x.detach()
+        if x.dtype == torch.bool or x.dtype.is_complex:
+            raise TypeError(f"{name}: expected real numbers, got a {dtype_name(x.dtype)} tensor")
+        _check_steps(x.dim(), x.numel(), name)
         if x.dim() == 0:
             return x.to(torch.float64), 1.0
+        if x.is_cpu:
+            x = x.to(torch.float64).numpy()
+            return float(np.add.reduce(x)), float(x.size)
         return x.sum(dtype=torch.float64), float(x.numel())
     if isinstance(x, (list, tuple, np.ndarray)):
-        a = np.asarray(x, dtype=np.float64)
-        return float(a.sum()), float(a.size)
-    try:
-        return float(x), 1.0
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a float, a tensor or None, got {type(x).__name__}") from None
+        try:
+            a = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{name}: expected a real number or a 1-D array of them, got {type(x).__name__}"
+            ) from None
+        _check_steps(a.ndim, a.size, name)
+        return float(np.add.reduce(a, axis=None)), float(a.size)
+    return real_number(name, x), 1.0
+
+
+def _check_steps(ndim: int, size: int, name: str) -> None:
+    if ndim > 1:
+        raise invalid(
+            name, f"expected a number or a 1-D array of per-step values, got {ndim} dimensions"
+        )
+    if ndim == 1 and size == 0:
+        what = "entropy" if name == "entropy" else "value"
+        raise invalid(name, f"empty array (pass a number or at least one per-step {what})")
 
 
 def _returns_array(x) -> np.ndarray:
@@ -48,15 +74,23 @@ def _returns_array(x) -> np.ndarray:
     return np.asarray(list(x) if not isinstance(x, np.ndarray) else x, dtype=np.float64).reshape(-1)
 
 
-class EpsilonController:
-    """Holds a core clip-range controller (PPOBRController by default; ConstantController,
-    LinearDecayController, KLAdaptiveController, or any ``ppobr_core.Controller``).
+_REQUIRED: Any = object()  # tells a missing controller from an explicit None
 
-    ``update(entropy, episode_returns, kl=None)`` takes the rollout's policy entropy (a float,
-    a 0-d tensor, a tensor of per-step entropies, or a StatsAccumulator), the returns of the
-    episodes that finished in it (a list, array or tensor, oldest first) and, for KL-adaptive,
-    the measured KL; it returns ε as a float and writes it into the 0-d tensors handed out by
-    :meth:`epsilon_tensor` (in place: compiled steps and CUDA graphs see the new value).
+
+class EpsilonController:
+    """Holds a core clip-range controller: a required ``ppobr_core.Controller`` (PPOBRController,
+    ConstantController, LinearDecayController, KLAdaptiveController); None or anything else is
+    a TypeError, never a silent default (docs/SPEC.md §3.6).
+
+    ``update(entropy, episode_returns, kl=None)`` takes the rollout's policy entropy, the
+    returns of the episodes that finished in it (a list, array or tensor, oldest first) and,
+    for KL-adaptive, the measured KL; it returns ε as a float and writes it into the 0-d tensors
+    handed out by :meth:`epsilon_tensor` (in place: compiled steps and CUDA graphs see the new
+    value). The entropy (and kl) is a real number, a 0-d tensor, a 1-D tensor / array / list of
+    per-step values whose float64 arithmetic mean H = (1/n) sum_t H_t is used (an empty one is
+    an InvalidArgumentError), or a StatsAccumulator / SurrogateOutput (its weighted entropy
+    mean). The wrapper reduces it to one float itself; the core controller sees a number. A
+    non-finite mean follows the controller's NaN policy (ε unchanged, counted in diagnostics).
 
     With torch.distributed initialised (and ``distributed=True``), the signals are combined
     across ranks first — entropy and KL as global (sum, count) means, the episode returns
@@ -65,13 +99,16 @@ class EpsilonController:
     (``torch.save`` / ``torch.load(weights_only=True)`` compatible).
     """
 
-    def __init__(self, controller: Optional[ppobr_core.Controller] = None, *,
-                 distributed: bool = True, group=None) -> None:  # fmt: skip
-        if controller is None:
-            controller = ppobr_core.PPOBRController()
+    def __init__(
+        self, controller: ppobr_core.Controller = _REQUIRED, *, distributed: bool = True, group=None
+    ) -> None:
+        if controller is _REQUIRED:
+            raise TypeError("controller: is required")
         if not isinstance(controller, ppobr_core.Controller):
+            # required, never a silent default: which rule sets ε is the caller's choice
             raise TypeError(
-                f"controller: expected a ppobr_core controller, got {type(controller).__name__}"
+                "controller: expected a ppobr_core controller (e.g. "
+                f"ppobr_core.PPOBRController()), got {type(controller).__name__}"
             )
         self.controller = controller
         self.distributed = distributed
@@ -102,11 +139,15 @@ class EpsilonController:
         zero = torch.tensor(0.0, dtype=f64, device=dev)
         flags = torch.tensor([ent is not None, klp is not None], dtype=f64, device=dev)
         vec = torch.stack(
-            [t(ent[0]) if ent else zero, t(ent[1]) if ent else zero,
-             t(klp[0]) if klp else zero, t(klp[1]) if klp else zero,
-             torch.tensor(float(rets.size), dtype=f64, device=dev)]
+            [
+                t(ent[0]) if ent else zero,
+                t(ent[1]) if ent else zero,
+                t(klp[0]) if klp else zero,
+                t(klp[1]) if klp else zero,
+                torch.tensor(float(rets.size), dtype=f64, device=dev),
+            ]
             + list(flags)
-        )  # fmt: skip
+        )
         dist.all_reduce(vec, op=dist.ReduceOp.SUM, group=self.group)
         world = dist.get_world_size(self.group)
         lens = [torch.zeros(1, dtype=f64, device=dev) for _ in range(world)]
@@ -130,8 +171,9 @@ class EpsilonController:
     def epsilon(self) -> float:
         return float(self.controller.epsilon)
 
-    def epsilon_tensor(self, device: Union[str, torch.device, None] = None,
-                       dtype: torch.dtype = torch.float32) -> Tensor:  # fmt: skip
+    def epsilon_tensor(
+        self, device: Union[str, torch.device, None] = None, dtype: torch.dtype = torch.float32
+    ) -> Tensor:
         """A persistent 0-d tensor holding ε on ``device``, updated in place by every update():
         pass it as the loss's ``eps`` inside a compiled step or CUDA graph."""
         dev = torch.device(device) if device is not None else torch.device("cpu")

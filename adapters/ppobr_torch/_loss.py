@@ -1,26 +1,37 @@
 """The clipped surrogate for torch tensors: the fused C++ kernel on CPU, a torch expression elsewhere.
 
-Semantics (cpp/include/ppobr/surrogate.hpp): with d = logp_new - logp_old, r = exp(d),
+Semantics (docs/SPEC.md §2): with d = logp_new - logp_old, r = exp(d),
 clip(r) = clamp(r, 1 - eps_low, 1 + eps_high) and weights w (the mask, 1 if absent):
 
     obj_i  = min(r_i A_i, clip(r_i) A_i)        dual-clip c: obj_i = max(obj_i, c A_i) where A_i < 0
     loss   = -sum_i s_i obj_i                   s_i from the aggregation (token-mean, seq-mean-*)
     dloss/dlogp_new_i = -s_i A_i r_i where the unclipped term is selected (ties: unclipped), else 0
 
-and the statistics come back as (sum, count) vectors in ``STAT_NAMES`` order, float64, on the
-inputs' device (ratio_min / ratio_max hold the min / max in ``sums``).
+Where r_i overflows the dtype (float32: d_i > ~88.7) the loss and gradient are the formula's with
+r_i = +inf, exactly as the core: A_i > 0 selects the clipped term (gradient 0); A_i < 0 gives
++inf without dual-clip, the bound c A_i (gradient 0) with it; A_i = 0 gives obj_i = 0. No path
+returns NaN from finite input. The statistics come back as (sum, count) vectors in
+``STAT_NAMES`` order, float64, on the inputs' device (ratio_min / ratio_max hold the min / max
+in ``sums``).
+
+Input rules (docs/SPEC.md §3, checked in ``_input_rules`` on both paths): array arguments are
+torch.Tensors, float inputs float32 or float64 and all of logp_new's dtype, shapes and the
+configuration as the core checks them, with the core's messages. Value checks that need the data
+(NaN / Inf, negative or all-zero mask weights, segment id range) run in the core on the C++ path
+and are skipped on the torch-expression path, where each would cost a host-device sync.
 """
 
 from __future__ import annotations
 
-import math
-from typing import NamedTuple, Optional, Union
+from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
 from torch import Tensor
 
 import ppobr_core
+from ppobr_torch import _input_rules as rules
+from ppobr_torch._input_rules import Eps
 
 STAT_NAMES = tuple(ppobr_core.STAT_NAMES)
 NUM_STATS = len(STAT_NAMES)
@@ -38,22 +49,21 @@ NUM_STATS = len(STAT_NAMES)
     KL_K3,
 ) = range(11)
 _EXPECTED = (
-    "entropy", "ratio_mean", "ratio_min", "ratio_max", "clip_fraction", "clip_fraction_low",
-    "clip_fraction_high", "dual_clip_fraction", "kl_k1", "kl_k2", "kl_k3",
-)  # fmt: skip
+    "entropy",
+    "ratio_mean",
+    "ratio_min",
+    "ratio_max",
+    "clip_fraction",
+    "clip_fraction_low",
+    "clip_fraction_high",
+    "dual_clip_fraction",
+    "kl_k1",
+    "kl_k2",
+    "kl_k3",
+)
 if STAT_NAMES != _EXPECTED:  # pragma: no cover - guards against a core/adapter version skew
     raise ImportError(f"ppobr_torch expects ppobr_core.STAT_NAMES == {_EXPECTED}, got {STAT_NAMES}")
 
-AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum")
-Eps = Union[float, Tensor]
-
-
-def _invalid(message: str) -> ppobr_core.InvalidArgumentError:
-    """The core's error type for a message "argument: what is wrong", with ``.argument`` set as
-    the core sets it (so callers can tell which argument was bad without parsing text)."""
-    err = ppobr_core.InvalidArgumentError(message)
-    err.argument = message.split(":", 1)[0]
-    return err
 
 
 def stats_from_sums(sums: Tensor, counts: Tensor) -> dict[str, float]:
@@ -164,7 +174,7 @@ _check_core_dict_order()
 
 
 # ---------------------------------------------------------------------------------------------
-# The torch path (CUDA and other devices, torch.compile, dtypes the core lacks).
+# The torch path (CUDA and other devices, torch.compile).
 
 
 def _as_bound(x: Eps, like: Tensor) -> Eps:
@@ -188,10 +198,18 @@ def torch_surrogate(
 ) -> SurrogateOutput:
     """The same loss, gradient and statistics as the C++ kernel, as torch operations.
 
-    Traceable by torch.compile (eps_low / eps_high may be 0-d tensors: changing their values does
-    not recompile), no host-device synchronisation (except computing num_segments from
-    segment_ids when it is not given), runs on any device. It does not validate values (NaN,
-    negative or all-zero masks) as the core does: that would need a sync."""
+    The bare expression: it checks nothing (use :func:`clipped_surrogate_loss`, which applies
+    the input rules first). Traceable by torch.compile (eps_low / eps_high may be 0-d tensors:
+    changing their values does not recompile), no host-device synchronisation (except computing
+    num_segments from segment_ids when it is not given), runs on any device.
+
+    Which term each sample takes (unclipped r A, clipped clip(r) A, or the dual-clip bound c A)
+    is decided on detached values first, as the kernel decides it; the ratio is then rebuilt
+    for autograd from d only where the unclipped term is selected, and from 0 elsewhere. A
+    ratio that overflows to +inf where its gradient is 0 thus never enters the graph (the
+    product 0 * inf in exp's backward would be NaN). Gradients reach the advantages (and
+    logp_old) as the formula says: r, clip(r) or c per the selected term.
+    """
     dtype = logp_new.dtype
     d = logp_new - logp_old
     w = None
@@ -199,27 +217,35 @@ def torch_surrogate(
         w = mask.to(dtype)
         # as the kernel: a masked-out sample's log-ratio is 0 (padding cannot make inf * 0 = NaN)
         d = torch.where(w > 0, d, torch.zeros_like(d))
-    r = torch.exp(d)
-    lo = 1 - _as_bound(eps_low, r)
-    hi = 1 + _as_bound(eps_high, r)
+    lo = 1 - _as_bound(eps_low, d)
+    hi = 1 + _as_bound(eps_high, d)
     with torch.no_grad():
-        rd = r.detach()
+        dd = d.detach()
+        ad = advantages.detach()
+        rd = torch.exp(dd)
         if isinstance(lo, Tensor) or isinstance(hi, Tensor):
             # torch.full, not torch.tensor: a fill kernel, no host-to-device copy
-            lo_t = lo if isinstance(lo, Tensor) else torch.full((), lo, dtype=dtype, device=r.device)
-            hi_t = hi if isinstance(hi, Tensor) else torch.full((), hi, dtype=dtype, device=r.device)
+            lo_t = lo if isinstance(lo, Tensor) else torch.full((), lo, dtype=dtype, device=d.device)
+            hi_t = hi if isinstance(hi, Tensor) else torch.full((), hi, dtype=dtype, device=d.device)
             rc = torch.clamp(rd, lo_t, hi_t)
         else:
             rc = torch.clamp(rd, lo, hi)
-        t2 = rc * advantages
-    t1 = r * advantages
-    unclipped = t1.detach() <= t2  # ties count as unclipped (the kernel's rule)
-    obj = torch.where(unclipped, t1, t2)
-    dual = None
-    if dual_clip is not None:
-        ca = dual_clip * advantages.detach()
-        dual = (advantages < 0) & (ca > obj.detach())
-        obj = torch.where(dual, ca, obj)
+        t1 = rd * ad
+        t2 = rc * ad
+        # ties count as unclipped (the kernel's rule); r A = inf * 0 = NaN (A = 0 with an
+        # overflowed ratio) compares False: the clipped term, 0, is taken, as in the kernel
+        unclipped = t1 <= t2
+        dual = None
+        if dual_clip is not None:
+            dual = (ad < 0) & (dual_clip * ad > torch.where(unclipped, t1, t2))
+            selected = unclipped & ~dual
+        else:
+            selected = unclipped
+    # the masked input: exp sees d only where its gradient is used
+    r = torch.exp(torch.where(selected, d, torch.zeros_like(d)))
+    obj = torch.where(selected, r * advantages, rc * advantages)
+    if dual is not None:
+        obj = torch.where(dual, dual_clip * advantages, obj)
 
     wobj = obj * w if w is not None else obj
 
@@ -231,13 +257,13 @@ def torch_surrogate(
             per_seq = wobj.sum(1)
             weight = w.sum(1) if w is not None else None
         elif segment_ids is not None:
-            seg = segment_ids.to(device=r.device, dtype=torch.long)
+            seg = segment_ids.to(device=d.device, dtype=torch.long)
             if num_segments is None:
                 num_segments = int(seg.max()) + 1  # a sync; pass num_segments to avoid it
-            per_seq = torch.zeros(num_segments, dtype=dtype, device=r.device).index_add(0, seg, wobj)
+            per_seq = torch.zeros(num_segments, dtype=dtype, device=d.device).index_add(0, seg, wobj)
             ones = w if w is not None else torch.ones_like(obj)
-            weight = torch.zeros(num_segments, dtype=dtype, device=r.device).index_add(0, seg, ones)
-        else:  # a 1-D batch without ids is one sequence
+            weight = torch.zeros(num_segments, dtype=dtype, device=d.device).index_add(0, seg, ones)
+        else:  # a 1-D batch without ids is one sequence (the input rules refuse it before)
             per_seq = wobj.sum().reshape(1)
             weight = w.sum().reshape(1) if w is not None else None
         if weight is None:
@@ -247,23 +273,22 @@ def torch_surrogate(
         if aggregation == "seq-mean-token-mean":
             per_seq = per_seq / torch.where(nonempty, weight, torch.ones_like(weight))
         elif aggregation != "seq-mean-token-sum":
-            raise _invalid(f"aggregation: unknown {aggregation!r}")
+            rules.check_aggregation_name(aggregation)
         per_seq = torch.where(nonempty, per_seq, torch.zeros_like(per_seq))
         loss = -(per_seq.sum() / nonempty.sum().to(dtype))
 
     # Statistics (no grad), summed in float64.
     with torch.no_grad():
-        dd = d.detach()
         low_out = rd < lo
         high_out = rd > hi
-        neg = advantages < 0
+        neg = ad < 0
         zero = torch.zeros_like(rd)
         rows = [
             entropy.detach().to(dtype) if entropy is not None else zero,
             rd,
             low_out | high_out,
             neg & low_out,
-            (advantages > 0) & high_out,
+            (ad > 0) & high_out,
             dual if dual is not None else zero,
             -dd,
             0.5 * dd * dd,
@@ -282,9 +307,7 @@ def torch_surrogate(
             rmin = rd.amin()
             rmax = rd.amax()
         s9 = q.reshape(9, -1).sum(1, dtype=torch.float64)
-        sums = torch.cat(
-            [s9[0:2], torch.stack([rmin, rmax]).to(torch.float64), s9[2:]]
-        )
+        sums = torch.cat([s9[0:2], torch.stack([rmin, rmax]).to(torch.float64), s9[2:]])
         # every statistic counts the total weight, except entropy when none was given (built
         # from device values only: no host-to-device copy, so CUDA-graph capturable)
         nothing = torch.zeros_like(wsum)
@@ -292,86 +315,27 @@ def torch_surrogate(
     return SurrogateOutput(loss, sums, counts)
 
 
-
 # ---------------------------------------------------------------------------------------------
 # The public function and module.
 
-
-def _clip_range(eps, eps_low, eps_high, default: Optional[float] = None):
-    """(eps_low, eps_high) from either way of giving the clip range: ``eps`` (symmetric) or both
-    ``eps_low`` and ``eps_high``; ``default`` stands in for eps when nothing is given.
-
-    Values on the host (numbers, CPU tensors outside tracing) are checked as the core checks
-    them: finite, 0 <= eps_low < 1, eps_high >= 0. A tensor on another device is not read (that
-    would be a host-device sync); the pure-torch path then trusts it."""
-    if eps is not None and (eps_low is not None or eps_high is not None):
-        raise _invalid(
-            "eps: give either eps (symmetric) or eps_low and eps_high, not both"
-        )
-    if eps is None and eps_low is None and eps_high is None:
-        if default is None:
-            raise _invalid(
-                "eps: the clip range is required: pass eps, or eps_low and eps_high"
-            )
-        eps = default
-    if eps is not None:
-        _check_bound("eps", eps, upper=1.0)
-        return eps, eps
-    if eps_high is None:
-        raise _invalid("eps_high: eps_low was given without eps_high")
-    if eps_low is None:
-        raise _invalid("eps_low: eps_high was given without eps_low")
-    _check_bound("eps_low", eps_low, upper=1.0)
-    _check_bound("eps_high", eps_high, upper=None)
-    return eps_low, eps_high
-
-
-def _check_bound(name: str, x: Eps, upper: Optional[float]) -> None:
-    if isinstance(x, Tensor):
-        if x.numel() != 1:
-            raise _invalid(f"{name}: expected a number or a 0-d tensor, got shape {tuple(x.shape)}")
-        if not x.is_cpu or _tracing():
-            return
-    v = float(x)
-    if not (math.isfinite(v) and v >= 0.0 and (upper is None or v < upper)):
-        rule = "finite and in [0, 1)" if upper is not None else "finite and >= 0"
-        raise _invalid(f"{name}: must be {rule}, got {v}")
-
-
-try:  # torch >= 2.3
-    _is_compiling = torch.compiler.is_compiling
-except AttributeError:  # pragma: no cover - older torch
-    import torch._dynamo
-
-    _is_compiling = torch._dynamo.is_compiling
-
-
-def _tracing() -> bool:
-    return _is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting()
-
-
-_CORE_DTYPES = (torch.float32, torch.float64)
+_BACKENDS = ("auto", "core", "torch")
 
 
 def _use_core(backend: str, tensors) -> bool:
+    """Whether the C++ kernel runs: backend 'auto' picks it for CPU tensors outside tracing (the
+    input rules have made every float input float32 or float64 already)."""
+    if backend not in _BACKENDS:
+        raise ValueError(f"backend must be 'auto', 'core' or 'torch', got {backend!r}")
     if backend == "torch":
         return False
-    if _tracing():
+    if rules.tracing():
         if backend == "core":
             raise RuntimeError("backend='core' cannot run under torch.compile / tracing; use 'auto'")
         return False
-    ok = tensors[0].dtype in _CORE_DTYPES
-    for t in tensors:
-        if t is not None and not t.is_cpu:
-            ok = False
-            break
-    if backend == "core":
-        if not ok:
-            raise ValueError("backend='core' needs float32/float64 CPU tensors")
-        return True
-    if backend != "auto":
-        raise ValueError(f"backend must be 'auto', 'core' or 'torch', got {backend!r}")
-    return ok
+    on_cpu = all(t is None or t.is_cpu for t in tensors)
+    if backend == "core" and not on_cpu:
+        raise ValueError("backend='core' needs float32/float64 CPU tensors")
+    return on_cpu
 
 
 def _float(x: Eps) -> float:
@@ -397,38 +361,76 @@ def clipped_surrogate_loss(
 ) -> SurrogateOutput:
     """PPO's clipped surrogate loss with its statistics, differentiable in ``logp_new``.
 
-    The semantics of ``ppobr_core.clipped_surrogate``: ``eps`` (symmetric) or ``eps_low`` and
-    ``eps_high`` ("clip-higher"), optional ``dual_clip`` c > 1, per-sample ``entropy`` (statistics
-    only), ``mask`` (bool or weights >= 0), and the aggregations "token-mean",
-    "seq-mean-token-mean", "seq-mean-token-sum" over the rows of 2-D [batch, tokens] input or the
-    sequences named by 1-D ``segment_ids`` (``num_segments``: max id + 1, optional).
+    With d = logp_new - logp_old, r = exp(d), clip(r) = clamp(r, 1 - eps_low, 1 + eps_high):
+    obj_i = min(r_i A_i, clip(r_i) A_i), with dual-clip c max(obj_i, c A_i) where A_i < 0, and
+    loss = -sum_i s_i w_i obj_i / (the aggregation's normaliser); see docs/SPEC.md §2.
 
-    backend "auto" runs the fused C++ kernel for float32/float64 CPU tensors outside
-    torch.compile, and the equivalent torch expression otherwise (CUDA, other dtypes, under
-    torch.compile, where ``eps`` should be a 0-d tensor so that changing it does not recompile).
-    "core" / "torch" force one path. ``num_threads`` (core only): None follows
-    ``torch.get_num_threads()`` (1 stays single-threaded; else the core chooses by batch size).
+    The semantics of ``ppobr_core.clipped_surrogate``: ``eps`` (symmetric, in [0, 1)) or
+    ``eps_low`` in [0, 1) and ``eps_high`` >= 0 ("clip-higher"; 0 is a valid clip range),
+    optional ``dual_clip`` c > 1, per-sample ``entropy`` (statistics only), ``mask`` (bool or
+    weights >= 0), and the aggregations "token-mean", "seq-mean-token-mean",
+    "seq-mean-token-sum" over the rows of 2-D [batch, tokens] input or the sequences named by
+    1-D ``segment_ids`` (required for a seq-mean-* aggregation of a 1-D batch; ``num_segments``:
+    max id + 1, optional, torch path only).
+
+    Input rules (docs/SPEC.md §3), the same on both paths and with the core's messages: array
+    arguments must be torch.Tensors (anything else is a TypeError: converting it would detach
+    the graph); float inputs float32 or float64, all in logp_new's dtype (else TypeError);
+    shapes and the configuration as the core checks them (InvalidArgumentError naming the
+    argument). Value checks (NaN / Inf, negative or all-zero mask weights, segment id range)
+    run on the C++ path only; the torch-expression path skips them, since each would cost a
+    host-device sync. Where r overflows the dtype, both paths return the core's loss and
+    gradient (never NaN from finite input).
+
+    backend "auto" runs the fused C++ kernel for CPU tensors outside torch.compile, and the
+    equivalent torch expression otherwise (CUDA and other devices, under torch.compile, where
+    ``eps`` should be a 0-d tensor so that changing it does not recompile). "core" / "torch"
+    force one path. ``num_threads`` (core only): None follows ``torch.get_num_threads()`` (1
+    stays single-threaded; else the core chooses by batch size).
 
     Returns :class:`SurrogateOutput` (loss, sums, counts); ``.stats()`` gives the means.
     """
-    lo, hi = _clip_range(eps, eps_low, eps_high)
-    return _surrogate(logp_new, logp_old, advantages, lo, hi, dual_clip, entropy, mask,
-                      segment_ids, num_segments, aggregation, backend, num_threads)  # fmt: skip
+    rules.check_aggregation_type(aggregation)
+    rules.check_surrogate_inputs(
+        logp_new, logp_old, advantages, entropy, mask, segment_ids, aggregation
+    )
+    lo, hi = rules.clip_range(eps, eps_low, eps_high)
+    return _surrogate(
+        logp_new,
+        logp_old,
+        advantages,
+        lo,
+        hi,
+        dual_clip,
+        entropy,
+        mask,
+        segment_ids,
+        num_segments,
+        aggregation,
+        backend,
+        num_threads,
+    )
 
 
-def _surrogate(logp_new, logp_old, advantages, lo, hi, dual_clip, entropy, mask, segment_ids,
-               num_segments, aggregation, backend, num_threads) -> SurrogateOutput:  # fmt: skip
-    """clipped_surrogate_loss with the clip range (lo, hi) = (eps_low, eps_high) already checked."""
-    if aggregation not in AGGREGATIONS:
-        raise _invalid(
-            f"aggregation: expected one of {AGGREGATIONS}, got {aggregation!r}"
-        )
-    if dual_clip is not None:
-        dual_clip = float(dual_clip)
-        if not dual_clip > 1.0:
-            raise _invalid(
-                f"dual_clip: must be > 1 (or None to disable), got {dual_clip}"
-            )
+def _surrogate(
+    logp_new,
+    logp_old,
+    advantages,
+    lo,
+    hi,
+    dual_clip,
+    entropy,
+    mask,
+    segment_ids,
+    num_segments,
+    aggregation,
+    backend,
+    num_threads,
+) -> SurrogateOutput:
+    """clipped_surrogate_loss once the arrays and the clip range (lo, hi) = (eps_low, eps_high)
+    have passed the input rules."""
+    dual_clip = rules.check_dual_clip(dual_clip)
+    rules.check_aggregation_name(aggregation)
     if _use_core(backend, (logp_new, logp_old, advantages, entropy, mask, segment_ids)):
         if num_threads is None:
             num_threads = 1 if torch.get_num_threads() == 1 else 0
@@ -443,42 +445,31 @@ def _surrogate(logp_new, logp_old, advantages, lo, hi, dual_clip, entropy, mask,
             if aggregation != "token-mean":
                 kw["aggregation"] = aggregation
             return _core_surrogate(logp_new, logp_old, advantages, (kw, entropy, mask, segment_ids))
-    _check_shapes(logp_new, logp_old, advantages, entropy, mask, segment_ids)
     return torch_surrogate(
-        logp_new, logp_old, advantages, lo, hi, dual_clip, entropy, mask, segment_ids,
-        num_segments, aggregation,
-    )  # fmt: skip
-
-
-def _check_shapes(logp_new, logp_old, advantages, entropy, mask, segment_ids) -> None:
-    if logp_new.dim() not in (1, 2):
-        raise _invalid(
-            "logp_new: expected a 1-D [batch] or 2-D [batch, tokens] tensor, "
-            f"got {logp_new.dim()} dimensions"
-        )
-    if logp_new.numel() == 0:
-        raise _invalid("logp_new: the batch is empty")
-    for name, t in (("logp_old", logp_old), ("advantages", advantages), ("entropy", entropy),
-                    ("mask", mask)):  # fmt: skip
-        if t is not None and t.shape != logp_new.shape:
-            raise _invalid(
-                f"{name}: shape {tuple(t.shape)} does not match logp_new's {tuple(logp_new.shape)}"
-            )
-    if segment_ids is not None and (
-        logp_new.dim() != 1 or segment_ids.shape != logp_new.shape
-    ):
-        raise _invalid(
-            "segment_ids: expected a 1-D integer tensor as long as a 1-D logp_new"
-        )
+        logp_new,
+        logp_old,
+        advantages,
+        lo,
+        hi,
+        dual_clip,
+        entropy,
+        mask,
+        segment_ids,
+        num_segments,
+        aggregation,
+    )
 
 
 class ClippedSurrogateLoss(torch.nn.Module):
     """:func:`clipped_surrogate_loss` as a module whose clip range lives in 0-d buffers.
 
     ``set_epsilon`` writes the buffers in place, so a torch.compile'd step or a captured CUDA
-    graph that uses this module sees the new value without recompiling or re-capturing.
-    ``forward(logp_new, logp_old, advantages, *, entropy=None, mask=None, segment_ids=None,
-    num_segments=None)`` returns a :class:`SurrogateOutput`.
+    graph that uses this module sees the new value without recompiling or re-capturing. The clip
+    range is checked when written (eps in [0, 1), or eps_low in [0, 1) and eps_high >= 0;
+    default eps = 0.2); the arrays of every call follow the input rules of
+    :func:`clipped_surrogate_loss` (docs/SPEC.md §3). ``forward(logp_new, logp_old, advantages,
+    *, entropy=None, mask=None, segment_ids=None, num_segments=None)`` returns a
+    :class:`SurrogateOutput`.
     """
 
     def __init__(
@@ -492,16 +483,19 @@ class ClippedSurrogateLoss(torch.nn.Module):
         backend: str = "auto",
     ) -> None:
         super().__init__()
-        lo, hi = _clip_range(eps, eps_low, eps_high, default=0.2)
-        self.register_buffer("eps_low", torch.tensor(float(lo), dtype=torch.float64), persistent=False)
-        self.register_buffer("eps_high", torch.tensor(float(hi), dtype=torch.float64), persistent=False)
-        self.dual_clip = dual_clip
+        lo, hi = rules.clip_range(eps, eps_low, eps_high, default=0.2)
+        rules.check_aggregation_type(aggregation)
+        rules.check_aggregation_name(aggregation)
+        f64 = torch.float64
+        self.register_buffer("eps_low", torch.tensor(_float(lo), dtype=f64), persistent=False)
+        self.register_buffer("eps_high", torch.tensor(_float(hi), dtype=f64), persistent=False)
+        self.dual_clip = rules.check_dual_clip(dual_clip)
         self.aggregation = aggregation
         self.backend = backend
 
     @torch.no_grad()
     def set_epsilon(self, eps: Optional[Eps] = None, *, eps_low=None, eps_high=None) -> None:
-        lo, hi = _clip_range(eps, eps_low, eps_high)
+        lo, hi = rules.clip_range(eps, eps_low, eps_high)
         self.eps_low.fill_(lo)
         self.eps_high.fill_(hi)
 
@@ -516,11 +510,25 @@ class ClippedSurrogateLoss(torch.nn.Module):
         segment_ids: Optional[Tensor] = None,
         num_segments: Optional[int] = None,
     ) -> SurrogateOutput:
-        # (the buffers were checked when written, so the per-call path skips _clip_range)
+        # (the buffers were checked when written: no clip-range check per call)
+        rules.check_surrogate_inputs(
+            logp_new, logp_old, advantages, entropy, mask, segment_ids, self.aggregation
+        )
         return _surrogate(
-            logp_new, logp_old, advantages, self.eps_low, self.eps_high, self.dual_clip, entropy,
-            mask, segment_ids, num_segments, self.aggregation, self.backend, None,
-        )  # fmt: skip
+            logp_new,
+            logp_old,
+            advantages,
+            self.eps_low,
+            self.eps_high,
+            self.dual_clip,
+            entropy,
+            mask,
+            segment_ids,
+            num_segments,
+            self.aggregation,
+            self.backend,
+            None,
+        )
 
     def extra_repr(self) -> str:
         return (

@@ -43,8 +43,8 @@ def test_same_eps_sequence_as_the_core_for_tensors_and_floats(name):
         "per-step tensors": pt.EpsilonController(CONTROLLERS[name]()),
     }
     for ent, rets, kl in _signals():
-        # the wrapper's mean of per-step values: float64 sum / count (torch's summation order)
-        mean = float(torch.from_numpy(ent).sum(dtype=torch.float64)) / ent.size
+        # the wrapper's mean of per-step values on the host: numpy.mean's float64, bit for bit
+        mean = float(np.mean(ent))
         want = ref.update(mean, rets, kl=kl)
         got = {
             "floats": wrapped["floats"].update(mean, rets, kl=kl),
@@ -63,10 +63,17 @@ def test_same_eps_sequence_as_the_core_for_tensors_and_floats(name):
         assert w.name == ref.name
 
 
-def test_default_is_ppobr_and_bad_controller():
-    assert pt.EpsilonController().name == ppobr_core.PPOBRController().name
-    with pytest.raises(TypeError, match="controller"):
-        pt.EpsilonController(0.2)
+def test_controller_is_required_and_must_be_a_core_controller():
+    with pytest.raises(TypeError) as e:
+        pt.EpsilonController()
+    assert str(e.value) == "controller: is required"
+    for bad, name in ((None, "NoneType"), (0.2, "float"), ("ppobr", "str"), (object(), "object")):
+        with pytest.raises(TypeError) as e:
+            pt.EpsilonController(bad)
+        assert str(e.value) == (
+            "controller: expected a ppobr_core controller (e.g. ppobr_core.PPOBRController()), "
+            f"got {name}"
+        )
 
 
 def test_checkpoint_round_trip_with_torch_save_weights_only():

@@ -1,0 +1,255 @@
+"""The input rules of ppobr_torch (docs/SPEC.md §3), checked the same way on both paths.
+
+Every check here reads only what a tensor knows without touching its data (type, dtype,
+shape), or a host value (a number, a CPU clip range), so it never costs a host-device
+synchronisation and runs unchanged under torch.compile. The messages are the core's
+(``ppobr_core.clipped_surrogate`` gives the same exception type, argument and text for the same
+input); they are built here and nowhere else in the adapter:
+
+- bad values and shapes: ``ppobr_core.InvalidArgumentError`` (a ValueError) with ``.argument``;
+- a wrong type or dtype: ``TypeError``; messages read "<argument>: <what is wrong>".
+
+Value checks that need the data (NaN / Inf, negative or all-zero mask weights, segment id range)
+are the core's job on the C++ path; the torch-expression path skips them (docs/SPEC.md §3.8).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+import ppobr_core
+
+AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum")
+Eps = Union[float, Tensor]
+_FLOAT_DTYPES = (torch.float32, torch.float64)
+
+
+def invalid(argument: str, what: str) -> ppobr_core.InvalidArgumentError:
+    """The core's error for a bad value or shape: "<argument>: <what>", ``.argument`` set."""
+    err = ppobr_core.InvalidArgumentError(f"{argument}: {what}")
+    err.argument = argument
+    return err
+
+
+def qualified_type_name(x) -> str:
+    """The type as a user would write it: "numpy.ndarray", "list", "NoneType"."""
+    cls = type(x)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """torch.int64 -> "int64": the name NumPy gives the same dtype, as the core prints it."""
+    return str(dtype).removeprefix("torch.")
+
+
+def number_text(v: float) -> str:
+    """A float as the core prints it (C++ std::to_string: six decimals, "nan", "inf")."""
+    return f"{v:f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Scalars
+
+
+def real_number(argument: str, x) -> float:
+    """A Python / NumPy real number (bool included, a string never), as float.
+
+    Raises TypeError "<argument>: expected a real number, got <type>" otherwise."""
+    ok = not isinstance(x, (str, bytes)) and not (isinstance(x, np.ndarray) and x.ndim != 0)
+    if ok:
+        try:
+            return float(x)
+        except (TypeError, ValueError):
+            pass
+    raise TypeError(f"{argument}: expected a real number, got {type(x).__name__}")
+
+
+def check_aggregation_type(aggregation) -> None:
+    if not isinstance(aggregation, str):
+        raise TypeError("aggregation: expected a string")
+
+
+def check_aggregation_name(aggregation: str) -> None:
+    if aggregation not in AGGREGATIONS:
+        raise invalid(
+            "aggregation",
+            f"unknown aggregation {aggregation!r}; expected 'token-mean', "
+            "'seq-mean-token-mean' or 'seq-mean-token-sum'",
+        )
+
+
+def check_dual_clip(dual_clip) -> Optional[float]:
+    """None (off) or a float c > 1 (NaN and values <= 1 are refused)."""
+    if dual_clip is None:
+        return None
+    c = real_number("dual_clip", dual_clip)
+    if not c > 1.0:
+        raise invalid("dual_clip", f"must be > 1 (or None to disable), got {number_text(c)}")
+    return c
+
+
+# ---------------------------------------------------------------------------------------------
+# The clip range
+
+
+try:  # torch >= 2.3
+    _is_compiling = torch.compiler.is_compiling
+except AttributeError:  # pragma: no cover - older torch
+    import torch._dynamo
+
+    _is_compiling = torch._dynamo.is_compiling
+
+
+def tracing() -> bool:
+    """True under torch.compile, torch.jit tracing or scripting (tensor values are unknown)."""
+    return _is_compiling() or torch.jit.is_tracing() or torch.jit.is_scripting()
+
+
+def check_clip_bound(argument: str, x: Eps, upper: Optional[float]) -> None:
+    """A clip bound: 0 <= x < upper (upper None: x >= 0), finite; 0 is a valid clip range.
+
+    A number, or a tensor of one element. A tensor is read only where that is free: on the CPU
+    outside tracing; on a device or under torch.compile its value is trusted (reading it would
+    be a host-device synchronisation, or a graph break)."""
+    if isinstance(x, Tensor):
+        if x.numel() != 1:
+            raise invalid(argument, f"expected a number or a 0-d tensor, got shape {tuple(x.shape)}")
+        if not x.is_cpu or tracing():
+            return
+        v = float(x)
+    else:
+        v = real_number(argument, x)
+    if upper is not None and not (math.isfinite(v) and 0.0 <= v < upper):
+        raise invalid(argument, f"must be finite and in [0, 1), got {number_text(v)}")
+    if upper is None and not (math.isfinite(v) and v >= 0.0):
+        raise invalid(argument, f"must be finite and >= 0, got {number_text(v)}")
+
+
+def clip_range(eps, eps_low, eps_high, default: Optional[float] = None) -> tuple[Eps, Eps]:
+    """(eps_low, eps_high) from ``eps`` (symmetric) or both ``eps_low`` and ``eps_high``;
+    ``default`` stands in for eps when nothing is given (None: the clip range is required).
+
+    eps and eps_low lie in [0, 1), eps_high >= 0 (docs/SPEC.md §2)."""
+    if eps is not None and (eps_low is not None or eps_high is not None):
+        raise invalid("eps", "give either eps (symmetric) or eps_low and eps_high, not both")
+    if eps is None and eps_low is None and eps_high is None:
+        if default is None:
+            raise invalid("eps", "the clip range is required: pass eps, or eps_low and eps_high")
+        eps = default
+    if eps is not None:
+        check_clip_bound("eps", eps, upper=1.0)
+        return eps, eps
+    if eps_high is None:
+        raise invalid("eps_high", "eps_low was given without eps_high")
+    if eps_low is None:
+        raise invalid("eps_low", "eps_high was given without eps_low")
+    check_clip_bound("eps_low", eps_low, upper=1.0)
+    check_clip_bound("eps_high", eps_high, upper=None)
+    return eps_low, eps_high
+
+
+# ---------------------------------------------------------------------------------------------
+# The arrays
+
+
+def require_tensor(argument: str, x) -> Tensor:
+    """Array arguments are torch.Tensors: converting anything else silently would detach the
+    autograd graph and lose the gradient."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{argument}: expected a torch.Tensor, got {qualified_type_name(x)}")
+    return x
+
+
+def _check_rank(argument: str, t: Tensor) -> None:
+    if t.dim() not in (1, 2):
+        raise invalid(
+            argument,
+            f"expected a 1-D [batch] or 2-D [batch, tokens] array, got {t.dim()} dimensions",
+        )
+
+
+def _check_float_dtype(argument: str, t: Tensor, like: Optional[Tensor]) -> None:
+    if t.dtype not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"{argument}: expected a float32 or float64 array, got {dtype_name(t.dtype)}"
+        )
+    if like is not None and t.dtype != like.dtype:
+        raise TypeError(
+            f"{argument}: dtype {dtype_name(t.dtype)} differs from logp_new's; pass all float "
+            "inputs in one dtype (float32 or float64)"
+        )
+
+
+def _check_like(argument: str, t: Tensor, like: Tensor) -> None:
+    _check_rank(argument, t)
+    if t.shape != like.shape:
+        raise invalid(
+            argument, f"shape {tuple(t.shape)} does not match logp_new's {tuple(like.shape)}"
+        )
+
+
+def _shape_text(t: Tensor) -> str:
+    # the core sees a 1-D batch as one row: [1, n]
+    rows, cols = (1, t.shape[0]) if t.dim() == 1 else tuple(t.shape)
+    return f"[{rows}, {cols}]"
+
+
+def check_surrogate_inputs(
+    logp_new,
+    logp_old,
+    advantages,
+    entropy,
+    mask,
+    segment_ids,
+    aggregation: str,
+) -> None:
+    """The static rules for the loss's arrays (docs/SPEC.md §3.1-3.3, §3.7), in the core's
+    order: types (torch.Tensor), ranks, shapes, dtypes (float32 / float64, all logp_new's; a
+    mask may be bool; segment ids integer), a non-empty batch, and segment ids where a
+    ``seq-mean-*`` aggregation of a 1-D batch needs them. Reads no tensor data."""
+    if logp_new is None:
+        raise invalid("logp_new", "is required")
+    require_tensor("logp_new", logp_new)
+    _check_rank("logp_new", logp_new)
+    _check_float_dtype("logp_new", logp_new, None)
+    if logp_old is None:
+        raise invalid("logp_old", "is required")
+    if advantages is None:
+        raise invalid("advantages", "is required")
+    for argument, t in (("logp_old", logp_old), ("advantages", advantages), ("entropy", entropy)):
+        if t is not None:
+            require_tensor(argument, t)
+            _check_like(argument, t, logp_new)
+            _check_float_dtype(argument, t, logp_new)
+    if mask is not None:
+        require_tensor("mask", mask)
+        _check_like("mask", mask, logp_new)
+        if mask.dtype != torch.bool:  # a boolean mask means weights 0 / 1
+            _check_float_dtype("mask", mask, logp_new)
+    if segment_ids is not None:
+        require_tensor("segment_ids", segment_ids)
+        if segment_ids.dtype.is_floating_point or segment_ids.dtype.is_complex or (
+            segment_ids.dtype == torch.bool
+        ):
+            raise TypeError(
+                f"segment_ids: expected an integer array, got {dtype_name(segment_ids.dtype)}"
+            )
+        if segment_ids.dim() != 1 or logp_new.dim() != 1 or segment_ids.shape != logp_new.shape:
+            raise invalid(
+                "segment_ids",
+                "expected a 1-D integer array as long as a 1-D logp_new (for 2-D "
+                "[batch, tokens] input the rows are the sequences)",
+            )
+    if logp_new.numel() == 0:
+        raise invalid("logp_new", f"empty batch {_shape_text(logp_new)}")
+    if aggregation != "token-mean" and logp_new.dim() == 1 and segment_ids is None:
+        raise invalid(
+            "segment_ids",
+            f"is required for aggregation '{aggregation}' on a 1-D batch (pass segment_ids, "
+            "or a 2-D [batch, tokens] batch whose rows are the sequences)",
+        )
