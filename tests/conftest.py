@@ -1,4 +1,5 @@
-"""Shared test configuration: hypothesis profiles and the import path of tests/reference.py.
+"""Shared test configuration: hypothesis profiles, and the import path of tests/reference.py
+(the oracle), tests/batches.py, tests/assertions.py and tests/golden/golden_io.py.
 
 Profiles (select with HYPOTHESIS_PROFILE=...; "ci" is the default):
   ci    derandomized (the same examples on every run), no deadline, modest example counts
@@ -12,7 +13,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, _HERE)
+sys.path.insert(0, os.path.join(_HERE, "golden"))
 
 settings.register_profile(
     "ci",
