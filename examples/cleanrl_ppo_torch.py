@@ -1,38 +1,19 @@
-"""CleanRL-style PPO (single file) with PPO-BR's adaptive clip range through ppobr_torch.
-
-    PYTHONPATH=adapters python examples/cleanrl_ppo_torch.py --env-id CartPole-v1 --controller ppobr
-    PYTHONPATH=adapters python examples/cleanrl_ppo_torch.py --env-id Pendulum-v1 --controller constant
-    PYTHONPATH=adapters python examples/cleanrl_ppo_torch.py --env-id CartPole-v1 --controller both --summary s.json
-
-The loop follows CleanRL's ppo.py (discrete actions) and ppo_continuous_action.py (continuous
-actions), with their default hyper-parameters for each kind of action space; gymnasium >= 1.0.
-CleanRL's loop body is `Trainer.iterate` (one iteration), its setup `Trainer.__init__`. Against
-plain PPO only the lines marked `# PPO-BR` differ: the controller is built, fed the
-rollout's policy entropy and finished-episode returns once per iteration, and the policy loss
-is ppobr_torch's clipped surrogate with that iteration's ε (its statistics accumulate on the
-device and are read once per iteration). `--controller constant` keeps ε fixed at --clip-coef
-(plain PPO through the same code path); `--controller ppobr` adapts it.
-
-It prints one line per iteration and, at the end, a JSON summary (also written to --summary):
-steps, the running average return of the last 100 episodes (`avg_return`), the first step at
-which it reached --solved-at, seconds per iteration, and the time spent in the controller.
-
-`--controller both` measures PPO-BR's wall-clock overhead: one process trains a constant-ε
-agent and a PPO-BR agent (same seed and hyper-parameters, each with its own envs, optimizer
-and random stream, so each run equals its single-controller run) in lockstep, iteration by
-iteration, alternating which goes first. The summary holds both agents' summaries and the
-median over iterations of the paired time ratio (PPO-BR / constant - 1) with a 95% CI (needs
-scipy), and the directly timed controller update as a share of the iteration.
-"""
-
-from __future__ import annotations
-
-import argparse
-import json
-import math
+# CleanRL's ppo.py (PPO, discrete actions, single file) with PPO-BR's adaptive clip range.
+# The lines that make it PPO-BR are marked `# PPO-BR`; the rest keeps CleanRL's structure, names
+# and defaults. Three things are adapted to this environment, not to PPO-BR: cli() and NoWriter
+# stand in for tyro and tensorboard when those are not installed, and the episode logging reads
+# gymnasium >= 1.0's info layout.
+#
+#     python examples/cleanrl_ppo_torch.py                                   # CartPole-v1, PPO-BR
+#     python examples/cleanrl_ppo_torch.py --controller constant             # plain PPO
+#     python examples/cleanrl_ppo_torch.py --total-timesteps 2048 --no-cuda  # smoke run
+#
+# PPO-BR's overhead against plain PPO, measured in lockstep: benchmarks/controller_overhead.py.
+import math  # PPO-BR
+import os
 import random
 import time
-from collections import deque
+from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
@@ -40,70 +21,121 @@ import torch
 import torch.nn as nn
 import torch.optim as optim
 from torch.distributions.categorical import Categorical
-from torch.distributions.normal import Normal
 
 import ppobr_core  # PPO-BR
 import ppobr_torch  # PPO-BR
 
-# CleanRL's defaults: ppo.py for discrete, ppo_continuous_action.py for continuous actions.
-DEFAULTS = {
-    "discrete": dict(total_timesteps=500_000, learning_rate=2.5e-4, num_envs=4, num_steps=128,
-                     num_minibatches=4, update_epochs=4, ent_coef=0.01),
-    "continuous": dict(total_timesteps=1_000_000, learning_rate=3e-4, num_envs=1, num_steps=2048,
-                       num_minibatches=32, update_epochs=10, ent_coef=0.0),
-}  # fmt: skip
+
+@dataclass
+class Args:
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment"""
+    seed: int = 1
+    """seed of the experiment"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=False`"""
+    cuda: bool = True
+    """if toggled, cuda will be enabled by default"""
+    track: bool = False
+    """if toggled, this experiment will be tracked with Weights and Biases"""
+    wandb_project_name: str = "cleanRL"
+    """the wandb's project name"""
+    wandb_entity: str = None
+    """the entity (team) of wandb's project"""
+    capture_video: bool = False
+    """whether to capture videos of the agent performances (check out `videos` folder)"""
+
+    # Algorithm specific arguments
+    env_id: str = "CartPole-v1"
+    """the id of the environment"""
+    total_timesteps: int = 500000
+    """total timesteps of the experiments"""
+    learning_rate: float = 2.5e-4
+    """the learning rate of the optimizer"""
+    num_envs: int = 4
+    """the number of parallel game environments"""
+    num_steps: int = 128
+    """the number of steps to run in each environment per policy rollout"""
+    anneal_lr: bool = True
+    """Toggle learning rate annealing for policy and value networks"""
+    gamma: float = 0.99
+    """the discount factor gamma"""
+    gae_lambda: float = 0.95
+    """the lambda for the general advantage estimation"""
+    num_minibatches: int = 4
+    """the number of mini-batches"""
+    update_epochs: int = 4
+    """the K epochs to update the policy"""
+    norm_adv: bool = True
+    """Toggles advantages normalization"""
+    clip_coef: float = 0.2
+    """the surrogate clipping coefficient (PPO-BR: the initial clip range eps0)"""  # PPO-BR
+    clip_vloss: bool = True
+    """Toggles whether or not to use a clipped loss for the value function, as per the paper."""
+    ent_coef: float = 0.01
+    """coefficient of the entropy"""
+    vf_coef: float = 0.5
+    """coefficient of the value function"""
+    max_grad_norm: float = 0.5
+    """the maximum norm for the gradient clipping"""
+    target_kl: float = None
+    """the target KL divergence threshold"""
+    controller: str = "ppobr"  # PPO-BR
+    """the clip-range controller: ppobr (adaptive) or constant (clip_coef, plain PPO)"""  # PPO-BR
+
+    # to be filled in runtime
+    batch_size: int = 0
+    """the batch size (computed in runtime)"""
+    minibatch_size: int = 0
+    """the mini-batch size (computed in runtime)"""
+    num_iterations: int = 0
+    """the number of iterations (computed in runtime)"""
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env-id", type=str, default="CartPole-v1")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--torch-deterministic", type=int, default=1)
-    p.add_argument("--cuda", type=int, default=1, help="use CUDA when available")
-    p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
-    p.add_argument("--total-timesteps", type=int, default=None)
-    p.add_argument("--learning-rate", type=float, default=None)
-    p.add_argument("--num-envs", type=int, default=None)
-    p.add_argument("--num-steps", type=int, default=None)
-    p.add_argument("--anneal-lr", type=int, default=1)
-    p.add_argument("--gamma", type=float, default=0.99)
-    p.add_argument("--gae-lambda", type=float, default=0.95)
-    p.add_argument("--num-minibatches", type=int, default=None)
-    p.add_argument("--update-epochs", type=int, default=None)
-    p.add_argument("--norm-adv", type=int, default=1)
-    p.add_argument("--clip-coef", type=float, default=0.2, help="ε0 (and the value-clip range)")
-    p.add_argument("--clip-vloss", type=int, default=1)
-    p.add_argument("--ent-coef", type=float, default=None)
-    p.add_argument("--vf-coef", type=float, default=0.5)
-    p.add_argument("--max-grad-norm", type=float, default=0.5)
-    p.add_argument("--target-kl", type=float, default=None)
-    p.add_argument("--controller", choices=["constant", "ppobr", "both"], default="ppobr",
-                   help="both: train a constant-ε and a PPO-BR agent side by side in lockstep")  # PPO-BR
-    p.add_argument("--solved-at", type=float, default=475.0)
-    p.add_argument("--summary", type=str, default=None, help="write the JSON summary here")
-    p.add_argument("--quiet", action="store_true")
-    args = p.parse_args()
-    kind = "discrete" if isinstance(gym.make(args.env_id).action_space, gym.spaces.Discrete) else "continuous"
-    for k, v in DEFAULTS[kind].items():
-        if getattr(args, k) is None:
-            setattr(args, k, v)
-    args.kind = kind
-    args.batch_size = args.num_envs * args.num_steps
-    args.minibatch_size = args.batch_size // args.num_minibatches
-    args.num_iterations = args.total_timesteps // args.batch_size
-    return args
+def cli(args_class):
+    """tyro.cli(Args) when tyro is installed; otherwise the same flags through argparse
+    (--flag-name VALUE, and --flag / --no-flag for booleans)."""
+    try:
+        import tyro
+    except ImportError:
+        tyro = None
+    if tyro is not None:
+        return tyro.cli(args_class)
+    import argparse
+    import dataclasses
+
+    parser = argparse.ArgumentParser(description="CleanRL's ppo.py with PPO-BR")
+    for field in dataclasses.fields(args_class):
+        flag = "--" + field.name.replace("_", "-")
+        if field.type in (bool, "bool"):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default)
+        else:
+            kind = field.type if field.type in (int, float) else str
+            parser.add_argument(flag, type=kind, default=field.default)
+    return args_class(**vars(parser.parse_args()))
 
 
-def make_env(env_id, gamma, continuous):
+class NoWriter:
+    """Stands in for tensorboard's SummaryWriter when tensorboard is not installed."""
+
+    def add_text(self, *args, **kwargs):
+        pass
+
+    def add_scalar(self, *args, **kwargs):
+        pass
+
+    def close(self):
+        pass
+
+
+def make_env(env_id, idx, capture_video, run_name):
     def thunk():
-        env = gym.make(env_id)
+        if capture_video and idx == 0:
+            env = gym.make(env_id, render_mode="rgb_array")
+            env = gym.wrappers.RecordVideo(env, f"videos/{run_name}")
+        else:
+            env = gym.make(env_id)
         env = gym.wrappers.RecordEpisodeStatistics(env)
-        if continuous:
-            env = gym.wrappers.ClipAction(env)
-            env = gym.wrappers.NormalizeObservation(env)
-            env = gym.wrappers.TransformObservation(env, lambda o: np.clip(o, -10, 10), env.observation_space)
-            env = gym.wrappers.NormalizeReward(env, gamma=gamma)
-            env = gym.wrappers.TransformReward(env, lambda r: np.clip(r, -10, 10))
         return env
 
     return thunk
@@ -116,147 +148,153 @@ def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
 
 
 class Agent(nn.Module):
-    def __init__(self, envs, continuous):
+    def __init__(self, envs):
         super().__init__()
-        obs_dim = int(np.prod(envs.single_observation_space.shape))
-        out = int(np.prod(envs.single_action_space.shape)) if continuous else int(envs.single_action_space.n)
-        self.continuous = continuous
         self.critic = nn.Sequential(
-            layer_init(nn.Linear(obs_dim, 64)), nn.Tanh(),
-            layer_init(nn.Linear(64, 64)), nn.Tanh(),
+            layer_init(nn.Linear(np.array(envs.single_observation_space.shape).prod(), 64)),
+            nn.Tanh(),
+            layer_init(nn.Linear(64, 64)),
+            nn.Tanh(),
             layer_init(nn.Linear(64, 1), std=1.0),
-        )  # fmt: skip
+        )
         self.actor = nn.Sequential(
-            layer_init(nn.Linear(obs_dim, 64)), nn.Tanh(),
-            layer_init(nn.Linear(64, 64)), nn.Tanh(),
-            layer_init(nn.Linear(64, out), std=0.01),
-        )  # fmt: skip
-        if continuous:
-            self.actor_logstd = nn.Parameter(torch.zeros(1, out))
+            layer_init(nn.Linear(np.array(envs.single_observation_space.shape).prod(), 64)),
+            nn.Tanh(),
+            layer_init(nn.Linear(64, 64)),
+            nn.Tanh(),
+            layer_init(nn.Linear(64, envs.single_action_space.n), std=0.01),
+        )
 
     def get_value(self, x):
         return self.critic(x)
 
     def get_action_and_value(self, x, action=None):
-        if self.continuous:
-            mean = self.actor(x)
-            probs = Normal(mean, self.actor_logstd.expand_as(mean).exp())
-            if action is None:
-                action = probs.sample()
-            return action, probs.log_prob(action).sum(1), probs.entropy().sum(1), self.critic(x)
-        probs = Categorical(logits=self.actor(x))
+        logits = self.actor(x)
+        probs = Categorical(logits=logits)
         if action is None:
             action = probs.sample()
         return action, probs.log_prob(action), probs.entropy(), self.critic(x)
 
 
-class Trainer:
-    """One PPO agent: its envs, network, optimizer, ε controller and rollout buffers.
+if __name__ == "__main__":
+    args = cli(Args)
+    args.batch_size = int(args.num_envs * args.num_steps)
+    args.minibatch_size = int(args.batch_size // args.num_minibatches)
+    args.num_iterations = args.total_timesteps // args.batch_size
+    run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
+    if args.track:
+        import wandb
 
-    `iterate()` is one iteration of CleanRL's training loop (rollout, GAE, update epochs), line
-    for line. Keeping an agent's state here rather than in main()'s locals lets main() drive one
-    agent (`--controller constant|ppobr`) or two in lockstep (`--controller both`) with the same
-    loop body, so the two paths cannot drift apart.
-    """
-
-    def __init__(self, args, controller, device):
-        self.args, self.name, self.device = args, controller, device
-        # Seeding here (not once in main) gives each agent of a lockstep run the same initial
-        # weights and environment seeds as a run of that controller on its own.
-        random.seed(args.seed)
-        np.random.seed(args.seed)
-        torch.manual_seed(args.seed)
-        continuous = args.kind == "continuous"
-        self.continuous = continuous
-
-        self.envs = envs = gym.vector.SyncVectorEnv(
-            [make_env(args.env_id, args.gamma, continuous) for _ in range(args.num_envs)],
-            autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,  # gym < 1.0 semantics, as CleanRL
+        wandb.init(
+            project=args.wandb_project_name,
+            entity=args.wandb_entity,
+            sync_tensorboard=True,
+            config=vars(args),
+            name=run_name,
+            monitor_gym=True,
+            save_code=True,
         )
-        self.agent = Agent(envs, continuous).to(device)
-        self.optimizer = optim.Adam(self.agent.parameters(), lr=args.learning_rate, eps=1e-5)
-        if controller == "ppobr":  # PPO-BR: ε from entropy and reward trend, H_ref = log(n) for n actions
-            h_ref = None if continuous else math.log(envs.single_action_space.n)  # PPO-BR
-            self.ctl = ppobr_torch.EpsilonController(ppobr_core.PPOBRController(eps0=args.clip_coef, entropy_ref=h_ref))  # PPO-BR
-        else:  # PPO-BR: the same code path with a fixed ε
-            self.ctl = ppobr_torch.EpsilonController(ppobr_core.ConstantController(args.clip_coef))  # PPO-BR
+    try:
+        from torch.utils.tensorboard import SummaryWriter
 
-        shape = (args.num_steps, args.num_envs)
-        self.obs = torch.zeros(shape + envs.single_observation_space.shape).to(device)
-        self.actions = torch.zeros(shape + envs.single_action_space.shape).to(device)
-        self.logprobs = torch.zeros(shape).to(device)
-        self.entropies = torch.zeros(shape).to(device)  # PPO-BR
-        self.rewards = torch.zeros(shape).to(device)
-        self.dones = torch.zeros(shape).to(device)
-        self.values = torch.zeros(shape).to(device)
+        writer = SummaryWriter(f"runs/{run_name}")
+    except ImportError:
+        writer = NoWriter()
+    writer.add_text(
+        "hyperparameters",
+        "|param|value|\n|-|-|\n%s"
+        % ("\n".join([f"|{key}|{value}|" for key, value in vars(args).items()])),
+    )
 
-        self.global_step = 0
-        self.start_time = time.time()
-        next_obs, _ = envs.reset(seed=args.seed)
-        self.next_obs = torch.Tensor(next_obs).to(device)
-        self.next_done = torch.zeros(args.num_envs).to(device)
-        self.recent = deque(maxlen=100)  # returns of the last 100 episodes
-        self.solved_step = None
-        self.iter_times, self.ctl_times, self.eps_trace = [], [], []
-        self.rng_state = self._get_rng()
+    # TRY NOT TO MODIFY: seeding
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.backends.cudnn.deterministic = args.torch_deterministic
 
-    # Two agents in one process share torch's and NumPy's global generators (action sampling,
-    # minibatch shuffles). Each agent swaps its own generator state in for its iteration, so its
-    # random stream, and hence its run, is the one it would have alone with the same seed.
-    def _get_rng(self):
-        cuda = torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None
-        return torch.get_rng_state(), np.random.get_state(), cuda
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
 
-    def _set_rng(self, state):
-        torch.set_rng_state(state[0])
-        np.random.set_state(state[1])
-        if state[2] is not None:
-            torch.cuda.set_rng_state(state[2], self.device)
+    # env setup; gymnasium >= 1.0 needs SAME_STEP autoreset for gym 0.x's semantics
+    envs = gym.vector.SyncVectorEnv(
+        [make_env(args.env_id, i, args.capture_video, run_name) for i in range(args.num_envs)],
+        autoreset_mode=gym.vector.AutoresetMode.SAME_STEP,
+    )
+    assert isinstance(envs.single_action_space, gym.spaces.Discrete), (
+        "only discrete action space is supported"
+    )
 
-    def iterate(self, iteration):
-        """One CleanRL iteration; returns ε and the update's statistics (clip fraction, KL, ...)."""
-        # Local names as in CleanRL's loop, so the body below reads (and diffs) like ppo.py.
-        args, envs, agent, optimizer, device = self.args, self.envs, self.agent, self.optimizer, self.device
-        obs, actions, logprobs, rewards, dones, values = (
-            self.obs, self.actions, self.logprobs, self.rewards, self.dones, self.values
-        )  # fmt: skip
-        next_obs, next_done, continuous = self.next_obs, self.next_done, self.continuous
-        ctl, entropies = self.ctl, self.entropies  # PPO-BR
-        self._set_rng(self.rng_state)
-        t_iter = time.perf_counter()
+    agent = Agent(envs).to(device)
+    optimizer = optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
+    if args.controller == "ppobr":  # PPO-BR: ε from the policy entropy and the reward trend
+        h_ref = math.log(envs.single_action_space.n)  # PPO-BR: reference entropy, uniform policy
+        rule = ppobr_core.PPOBRController(eps0=args.clip_coef, entropy_ref=h_ref)  # PPO-BR
+    else:  # PPO-BR: plain PPO through the same code path
+        rule = ppobr_core.ConstantController(args.clip_coef)  # PPO-BR
+    controller = ppobr_torch.EpsilonController(rule)  # PPO-BR
+
+    # ALGO Logic: Storage setup
+    obs = torch.zeros((args.num_steps, args.num_envs) + envs.single_observation_space.shape).to(
+        device
+    )
+    actions = torch.zeros((args.num_steps, args.num_envs) + envs.single_action_space.shape).to(
+        device
+    )
+    logprobs = torch.zeros((args.num_steps, args.num_envs)).to(device)
+    entropies = torch.zeros((args.num_steps, args.num_envs)).to(device)  # PPO-BR
+    rewards = torch.zeros((args.num_steps, args.num_envs)).to(device)
+    dones = torch.zeros((args.num_steps, args.num_envs)).to(device)
+    values = torch.zeros((args.num_steps, args.num_envs)).to(device)
+
+    # TRY NOT TO MODIFY: start the game
+    global_step = 0
+    start_time = time.time()
+    next_obs, _ = envs.reset(seed=args.seed)
+    next_obs = torch.Tensor(next_obs).to(device)
+    next_done = torch.zeros(args.num_envs).to(device)
+
+    for iteration in range(1, args.num_iterations + 1):
+        # Annealing the rate if instructed to do so.
         if args.anneal_lr:
             frac = 1.0 - (iteration - 1.0) / args.num_iterations
-            optimizer.param_groups[0]["lr"] = frac * args.learning_rate
+            lrnow = frac * args.learning_rate
+            optimizer.param_groups[0]["lr"] = lrnow
 
-        finished = []  # PPO-BR: returns of the episodes that ended in this rollout
+        episode_returns = []  # PPO-BR: returns of the episodes that end in this rollout
         for step in range(0, args.num_steps):
-            self.global_step += args.num_envs
+            global_step += args.num_envs
             obs[step] = next_obs
             dones[step] = next_done
+
+            # ALGO LOGIC: action logic
             with torch.no_grad():
-                action, logprob, entropy, value = agent.get_action_and_value(next_obs)
+                action, logprob, entropy, value = agent.get_action_and_value(next_obs)  # PPO-BR
                 values[step] = value.flatten()
             actions[step] = action
             logprobs[step] = logprob
             entropies[step] = entropy  # PPO-BR
+
+            # TRY NOT TO MODIFY: execute the game and log data.
             next_obs, reward, terminations, truncations, infos = envs.step(action.cpu().numpy())
             next_done = np.logical_or(terminations, truncations)
             rewards[step] = torch.tensor(reward).to(device).view(-1)
-            next_obs, next_done = torch.Tensor(next_obs).to(device), torch.Tensor(next_done).to(device)
+            next_obs, next_done = (
+                torch.Tensor(next_obs).to(device),
+                torch.Tensor(next_done).to(device),
+            )
+
+            # gymnasium >= 1.0: the finished episodes' statistics, batched over envs, with a mask
             if "final_info" in infos and "episode" in infos["final_info"]:
-                ep = infos["final_info"]["episode"]
-                for r in ep["r"][infos["final_info"]["_episode"]]:
-                    finished.append(float(r))  # PPO-BR
-                    self.recent.append(float(r))
-                    full = len(self.recent) == self.recent.maxlen
-                    if self.solved_step is None and full and np.mean(self.recent) >= args.solved_at:
-                        self.solved_step = self.global_step
-        self.next_obs, self.next_done = next_obs, next_done
+                episode = infos["final_info"]["episode"]
+                for i in np.flatnonzero(infos["final_info"]["_episode"]):
+                    print(f"global_step={global_step}, episodic_return={episode['r'][i]}")
+                    writer.add_scalar("charts/episodic_return", episode["r"][i], global_step)
+                    writer.add_scalar("charts/episodic_length", episode["l"][i], global_step)
+                    episode_returns.append(float(episode["r"][i]))  # PPO-BR
 
-        t_ctl = time.perf_counter()  # PPO-BR
-        eps = ctl.update(entropies, finished)  # PPO-BR: once per rollout, before the epochs
-        self.ctl_times.append(time.perf_counter() - t_ctl)  # PPO-BR
+        # PPO-BR: this iteration's ε, from the rollout's entropy and the finished episodes' returns
+        eps = controller.update(entropies.flatten(), episode_returns)  # PPO-BR
 
+        # bootstrap value if not done
         with torch.no_grad():
             next_value = agent.get_value(next_obs).reshape(1, -1)
             advantages = torch.zeros_like(rewards).to(device)
@@ -269,9 +307,12 @@ class Trainer:
                     nextnonterminal = 1.0 - dones[t + 1]
                     nextvalues = values[t + 1]
                 delta = rewards[t] + args.gamma * nextvalues * nextnonterminal - values[t]
-                advantages[t] = lastgaelam = delta + args.gamma * args.gae_lambda * nextnonterminal * lastgaelam
+                advantages[t] = lastgaelam = (
+                    delta + args.gamma * args.gae_lambda * nextnonterminal * lastgaelam
+                )
             returns = advantages + values
 
+        # flatten the batch
         b_obs = obs.reshape((-1,) + envs.single_observation_space.shape)
         b_logprobs = logprobs.reshape(-1)
         b_actions = actions.reshape((-1,) + envs.single_action_space.shape)
@@ -279,32 +320,50 @@ class Trainer:
         b_returns = returns.reshape(-1)
         b_values = values.reshape(-1)
 
+        # Optimizing the policy and value network
         b_inds = np.arange(args.batch_size)
-        stats = ppobr_torch.StatsAccumulator()  # PPO-BR: clip fraction, KL, ... on the device
+        clipfracs = []
         for epoch in range(args.update_epochs):
             np.random.shuffle(b_inds)
             for start in range(0, args.batch_size, args.minibatch_size):
-                mb_inds = b_inds[start : start + args.minibatch_size]
-                mb_actions = b_actions[mb_inds] if continuous else b_actions.long()[mb_inds]
-                _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb_inds], mb_actions)
+                end = start + args.minibatch_size
+                mb_inds = b_inds[start:end]
+
+                _, newlogprob, entropy, newvalue = agent.get_action_and_value(
+                    b_obs[mb_inds], b_actions.long()[mb_inds]
+                )
+                logratio = newlogprob - b_logprobs[mb_inds]
+                ratio = logratio.exp()
+
+                with torch.no_grad():
+                    # calculate approx_kl http://joschu.net/blog/kl-approx.html
+                    old_approx_kl = (-logratio).mean()
+                    approx_kl = ((ratio - 1) - logratio).mean()
+                    clipfracs += [((ratio - 1.0).abs() > eps).float().mean().item()]  # PPO-BR
 
                 mb_advantages = b_advantages[mb_inds]
                 if args.norm_adv:
-                    mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
+                    mb_advantages = (mb_advantages - mb_advantages.mean()) / (
+                        mb_advantages.std() + 1e-8
+                    )
 
-                # PPO-BR: the clipped surrogate (and its statistics) with this iteration's ε
-                out = ppobr_torch.clipped_surrogate_loss(newlogprob, b_logprobs[mb_inds], mb_advantages, eps)
-                pg_loss = out.loss  # PPO-BR
-                stats.add(out)  # PPO-BR
+                # Policy loss (PPO-BR: the clipped surrogate with this iteration's ε)
+                pg_loss = ppobr_torch.clipped_surrogate_loss(  # PPO-BR
+                    newlogprob, b_logprobs[mb_inds], mb_advantages, eps
+                ).loss  # PPO-BR
 
+                # Value loss
                 newvalue = newvalue.view(-1)
                 if args.clip_vloss:
                     v_loss_unclipped = (newvalue - b_returns[mb_inds]) ** 2
                     v_clipped = b_values[mb_inds] + torch.clamp(
-                        newvalue - b_values[mb_inds], -args.clip_coef, args.clip_coef
+                        newvalue - b_values[mb_inds],
+                        -args.clip_coef,
+                        args.clip_coef,
                     )
                     v_loss_clipped = (v_clipped - b_returns[mb_inds]) ** 2
-                    v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
+                    v_loss_max = torch.max(v_loss_unclipped, v_loss_clipped)
+                    v_loss = 0.5 * v_loss_max.mean()
                 else:
                     v_loss = 0.5 * ((newvalue - b_returns[mb_inds]) ** 2).mean()
 
@@ -316,109 +375,25 @@ class Trainer:
                 nn.utils.clip_grad_norm_(agent.parameters(), args.max_grad_norm)
                 optimizer.step()
 
-            if args.target_kl is not None and out.stats()["kl_k3"] > args.target_kl:
+            if args.target_kl is not None and approx_kl > args.target_kl:
                 break
 
-        s = stats.compute()  # PPO-BR: one host transfer per iteration
-        self.iter_times.append(time.perf_counter() - t_iter)
-        self.eps_trace.append(eps)
-        self.rng_state = self._get_rng()
-        return eps, s
+        y_pred, y_true = b_values.cpu().numpy(), b_returns.cpu().numpy()
+        var_y = np.var(y_true)
+        explained_var = np.nan if var_y == 0 else 1 - np.var(y_true - y_pred) / var_y
 
-    def log(self, iteration, eps, s, prefix=""):
-        avg = np.mean(self.recent) if self.recent else float("nan")
-        sps = int(self.global_step / sum(self.iter_times))  # this agent's own time (lockstep: not the other's)
-        print(f"{prefix}iter={iteration} step={self.global_step} eps={eps:.4f} avg_return={avg:.1f} "
-              f"clipfrac={s['clip_fraction']:.3f} kl_k3={s['kl_k3']:.5f} SPS={sps}", flush=True)  # fmt: skip
+        # TRY NOT TO MODIFY: record rewards for plotting purposes
+        writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], global_step)
+        writer.add_scalar("charts/clip_range", eps, global_step)  # PPO-BR
+        writer.add_scalar("losses/value_loss", v_loss.item(), global_step)
+        writer.add_scalar("losses/policy_loss", pg_loss.item(), global_step)
+        writer.add_scalar("losses/entropy", entropy_loss.item(), global_step)
+        writer.add_scalar("losses/old_approx_kl", old_approx_kl.item(), global_step)
+        writer.add_scalar("losses/approx_kl", approx_kl.item(), global_step)
+        writer.add_scalar("losses/clipfrac", np.mean(clipfracs), global_step)
+        writer.add_scalar("losses/explained_variance", explained_var, global_step)
+        print("SPS:", int(global_step / (time.time() - start_time)), f"eps: {eps:.4f}")  # PPO-BR
+        writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
 
-    def summary(self):
-        self.envs.close()
-        steady = self.iter_times[1:] or self.iter_times  # the first iteration pays one-off warm-up costs
-        return {
-            "env_id": self.args.env_id, "controller": self.name, "seed": self.args.seed,
-            "steps": self.global_step, "iterations": len(self.iter_times),
-            "avg_return": float(np.mean(self.recent)) if self.recent else None,
-            "episodes_in_avg": len(self.recent), "solved_at": self.args.solved_at, "solved_step": self.solved_step,
-            "sec_per_iter_mean": float(np.mean(steady)), "sec_per_iter_median": float(np.median(steady)),
-            "controller_sec_per_iter": float(np.mean(self.ctl_times)),
-            "controller_share_of_iter": float(np.mean(self.ctl_times) / np.mean(steady)),
-            "eps_min": float(min(self.eps_trace)), "eps_max": float(max(self.eps_trace)),
-            "eps_mean": float(np.mean(self.eps_trace)), "wall_s": time.time() - self.start_time,
-        }  # fmt: skip
-
-
-def overhead(base, other):
-    """PPO-BR's wall-clock overhead per iteration from a lockstep run of two Trainers.
-
-    Each iteration gives a pair of times measured back to back under the same machine load, so
-    their ratio cancels most of the load drift that separate runs suffer (±3-4% between runs).
-    The statistic is the median of the paired ratios − 1, robust to the occasional iteration hit
-    by a scheduler stall, with an exact distribution-free 95% CI from the order statistics
-    (scipy's quantile_test). The first iteration (warm-up) is left out, as in the summaries.
-    """
-    from scipy import stats  # only this mode needs scipy
-
-    t_base, t_other = np.asarray(base.iter_times[1:]), np.asarray(other.iter_times[1:])
-    ratio = t_other / t_base - 1.0
-    ci = stats.quantile_test(ratio, q=0.0, p=0.5).confidence_interval(0.95)
-    finite = lambda x: float(x) if np.isfinite(x) else None  # too few pairs: no CI  # noqa: E731
-    c_base, c_other = np.asarray(base.ctl_times[1:]), np.asarray(other.ctl_times[1:])
-    return {
-        "paired_iterations": int(ratio.size),
-        "median_ratio_minus_1": float(np.median(ratio)),
-        "ci95": [finite(ci.low), finite(ci.high)], "ci_method": "order statistics (scipy.stats.quantile_test)",
-        "ratio_of_mean_times_minus_1": float(t_other.mean() / t_base.mean() - 1.0),
-        # The controller update timed directly: median over iterations of each agent's share of
-        # its own iteration, and of PPO-BR's extra cost over the constant controller's.
-        "controller_share_of_iter": {base.name: float(np.median(c_base / t_base)),
-                                     other.name: float(np.median(c_other / t_other))},
-        "controller_extra_share_of_iter": float(np.median((c_other - c_base) / t_base)),
-        # The raw pairs (iterations 2, 3, ...; odd iterations ran the constant agent first), so
-        # the statistic can be recomputed or checked for order effects from the file alone.
-        "iter_sec": {base.name: t_base.tolist(), other.name: t_other.tolist()},
-    }  # fmt: skip
-
-
-def drop_raw_times(summary):  # the console gets the summary without the per-iteration lists
-    return {**summary, "overhead": {k: v for k, v in summary["overhead"].items() if k != "iter_sec"}}
-
-
-def main():
-    args = parse_args()
-    torch.set_num_threads(args.threads)
-    torch.backends.cudnn.deterministic = bool(args.torch_deterministic)
-    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
-    start_time = time.time()
-
-    if args.controller != "both":
-        trainer = Trainer(args, args.controller, device)
-        for iteration in range(1, args.num_iterations + 1):
-            eps, s = trainer.iterate(iteration)
-            if not args.quiet:
-                trainer.log(iteration, eps, s)
-        summary = trainer.summary()
-    else:
-        # Lockstep: the same iteration of both agents back to back, the order alternating
-        # every iteration so neither always runs on a warm (or cold) cache.
-        trainers = [Trainer(args, "constant", device), Trainer(args, "ppobr", device)]
-        for iteration in range(1, args.num_iterations + 1):
-            for trainer in trainers if iteration % 2 else trainers[::-1]:
-                eps, s = trainer.iterate(iteration)
-                if not args.quiet:
-                    trainer.log(iteration, eps, s, prefix=f"[{trainer.name:>8}] ")
-        summary = {
-            "env_id": args.env_id, "controller": "both", "seed": args.seed, "mode": "lockstep",
-            "steps": trainers[0].global_step, "iterations": args.num_iterations,
-            "overhead": overhead(*trainers),
-            "agents": {t.name: t.summary() for t in trainers},
-            "wall_s": time.time() - start_time,
-        }  # fmt: skip
-
-    print(json.dumps(summary if args.controller != "both" else drop_raw_times(summary)))
-    if args.summary:
-        with open(args.summary, "w") as f:
-            json.dump(summary, f, indent=2)
-
-
-if __name__ == "__main__":
-    main()
+    envs.close()
+    writer.close()
