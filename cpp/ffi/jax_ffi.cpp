@@ -75,6 +75,7 @@ ffi::Error run(const ffi::AnyBuffer& lpn, const ffi::AnyBuffer& lpo, const ffi::
       return ffi::Error::InvalidArgument("logp_old / advantages: size differs from logp_new's");
   }
   ppobr::SurrogateInputs<T> in;
+  in.batch_ndim = static_cast<int>(dims.size());  // a Seq* aggregation of a 1-D batch needs ids
   in.logp_new = view_of<T>(lpn, rows, cols);
   in.logp_old = view_of<T>(lpo, rows, cols);
   in.advantages = view_of<T>(adv, rows, cols);

@@ -5,7 +5,7 @@
 //  - a rejected config or update throws ppobr::InvalidArgument naming a known field, and a
 //    rejected update leaves the state byte-for-byte unchanged; nothing else is ever thrown;
 //  - the returned eps equals epsilon(), is never NaN, and lies in [eps_min, eps_max] after an
-//    accepted update (PPO-BR: SPEC's guarantee; KL-adaptive: its clip; linear decay: between
+//    accepted update (PPO-BR: docs/SPEC.md's guarantee; KL-adaptive: its clip; linear decay: between
 //    eps_start and eps_end; constant: eps); lambda1 = lambda2 = 0 gives eps0 bit-exactly;
 //  - a non-finite or absent entropy leaves PPO-BR's eps unchanged;
 //  - PPO-BR's eps is non-decreasing in the entropy (same state, same returns);

@@ -10,6 +10,7 @@
 #include "ppobr/c_api.h"
 
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -26,6 +27,12 @@
 #ifndef PPOBR_VERSION_STRING
 #define PPOBR_VERSION_STRING "unknown"
 #endif
+
+// batch_ndim sits in what was padding after dtype: the struct's size and every other field's
+// offset are those of the first ABI version, so callers built against it keep working.
+static_assert(offsetof(ppobr_surrogate_inputs, batch_ndim) == sizeof(int32_t),
+              "batch_ndim follows dtype");
+static_assert(offsetof(ppobr_surrogate_inputs, logp_new) == 8, "logp_new stays at offset 8");
 
 struct ppobr_controller {
   std::unique_ptr<ppobr::Controller> impl;
@@ -169,6 +176,7 @@ void run_surrogate(const ppobr_surrogate_inputs& in, const ppobr::SurrogateOptio
   x.segment_ids = in.segment_ids;
   x.segment_stride = in.segment_stride;
   x.num_segments = in.num_segments;
+  x.batch_ndim = in.batch_ndim;
   const ppobr::SurrogateResult r = ppobr::clipped_surrogate<T>(x, opt, static_cast<T*>(grad));
   if (loss_out) *loss_out = r.loss;
   if (stats_out) {
@@ -493,6 +501,7 @@ void ppobr_surrogate_inputs_init(ppobr_surrogate_inputs* inputs) {
   inputs->segment_ids = nullptr;
   inputs->segment_stride = 1;
   inputs->num_segments = 0;
+  inputs->batch_ndim = 0;
 }
 
 const char* ppobr_stat_name(int32_t stat) {

@@ -129,7 +129,11 @@ double eps_min_of(const PPOBRConfig& c) noexcept { return c.eps_min ? *c.eps_min
 double eps_max_of(const PPOBRConfig& c) noexcept { return c.eps_max ? *c.eps_max : c.eps0 * (1.0 + c.lambda1); }
 
 void validate(const PPOBRConfig& c) {
-  if (!std::isfinite(c.eps0) || c.eps0 <= 0.0) fail("eps0", "must be finite and > 0, got " + num(c.eps0));
+  // PPO-BR scales eps0 (eps = eps0 * (...)): from 0 it could never move, so eps0 must be > 0
+  // (a fixed clip range of 0 is ConstantController(eps=0)).
+  if (!std::isfinite(c.eps0) || c.eps0 <= 0.0)
+    fail("eps0", "must be finite and > 0 (PPO-BR scales eps0, and a product with 0 stays 0; "
+                 "use ConstantController(eps=0) for a fixed clip range of 0), got " + num(c.eps0));
   if (!std::isfinite(c.lambda1) || c.lambda1 < 0.0) fail("lambda1", "must be finite and >= 0, got " + num(c.lambda1));
   if (!std::isfinite(c.lambda2) || c.lambda2 < 0.0) fail("lambda2", "must be finite and >= 0, got " + num(c.lambda2));
   if (c.window < 2) fail("window", "the reward window must hold at least 2 returns, got " + std::to_string(c.window));
@@ -258,7 +262,8 @@ double update(const PPOBRConfig& c, PPOBRState& s, const Observation& obs) {
 // Constant
 
 void validate(const ConstantConfig& c) {
-  if (!std::isfinite(c.eps) || c.eps <= 0.0) fail("eps", "must be finite and > 0, got " + num(c.eps));
+  // eps = 0 is a valid clip range (the ratio is clipped to exactly 1).
+  if (!std::isfinite(c.eps) || c.eps < 0.0) fail("eps", "must be finite and >= 0, got " + num(c.eps));
 }
 
 ConstantState init(const ConstantConfig& c) {
@@ -280,8 +285,9 @@ double update(const ConstantConfig& c, ConstantState& s, const Observation&) {
 // Linear decay
 
 void validate(const LinearDecayConfig& c) {
-  if (!std::isfinite(c.eps_start) || c.eps_start <= 0.0)
-    fail("eps_start", "must be finite and > 0, got " + num(c.eps_start));
+  // Both ends may be 0: the schedule interpolates, it does not scale.
+  if (!std::isfinite(c.eps_start) || c.eps_start < 0.0)
+    fail("eps_start", "must be finite and >= 0, got " + num(c.eps_start));
   if (!std::isfinite(c.eps_end) || c.eps_end < 0.0) fail("eps_end", "must be finite and >= 0, got " + num(c.eps_end));
   if (c.total_updates < 1) fail("total_updates", "must be >= 1, got " + std::to_string(c.total_updates));
 }
@@ -310,13 +316,19 @@ double update(const LinearDecayConfig& c, LinearDecayState& s, const Observation
 // KL-adaptive
 
 void validate(const KLAdaptiveConfig& c) {
-  if (!std::isfinite(c.eps0) || c.eps0 <= 0.0) fail("eps0", "must be finite and > 0, got " + num(c.eps0));
+  // The KL rule multiplies and divides eps by rate: from 0 it could never move, hence eps0 > 0
+  // and eps_min > 0.
+  if (!std::isfinite(c.eps0) || c.eps0 <= 0.0)
+    fail("eps0", "must be finite and > 0 (the KL-adaptive rule scales eps by rate, and a product "
+                 "with 0 stays 0), got " + num(c.eps0));
   if (!std::isfinite(c.kl_target) || c.kl_target <= 0.0)
     fail("kl_target", "must be finite and > 0, got " + num(c.kl_target));
   if (!std::isfinite(c.tolerance) || c.tolerance <= 1.0)
     fail("tolerance", "must be finite and > 1, got " + num(c.tolerance));
   if (!std::isfinite(c.rate) || c.rate <= 1.0) fail("rate", "must be finite and > 1, got " + num(c.rate));
-  if (!std::isfinite(c.eps_min) || c.eps_min <= 0.0) fail("eps_min", "must be finite and > 0, got " + num(c.eps_min));
+  if (!std::isfinite(c.eps_min) || c.eps_min <= 0.0)
+    fail("eps_min", "must be finite and > 0 (the KL-adaptive rule scales eps by rate, and a "
+                    "product with 0 stays 0), got " + num(c.eps_min));
   if (!std::isfinite(c.eps_max) || c.eps_max <= 0.0) fail("eps_max", "must be finite and > 0, got " + num(c.eps_max));
   if (c.eps_min > c.eps_max)
     fail("eps_min", "eps_min (" + num(c.eps_min) + ") must be <= eps_max (" + num(c.eps_max) + ")");

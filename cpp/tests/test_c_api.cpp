@@ -159,8 +159,15 @@ TEST(ppobr_config_errors_name_the_field) {
 
 TEST(other_controller_config_errors_name_the_field) {
   ppobr_controller* h = nullptr;
-  CHECK_ERR(ppobr_controller_create_constant(0.0, &h), PPOBR_ERROR_INVALID_ARGUMENT, "eps");
-  CHECK_ERR(ppobr_controller_create_linear_decay(0.0, 0.1, 10, &h), PPOBR_ERROR_INVALID_ARGUMENT, "eps_start");
+  CHECK_ERR(ppobr_controller_create_constant(-0.1, &h), PPOBR_ERROR_INVALID_ARGUMENT, "eps");
+  CHECK_ERR(ppobr_controller_create_linear_decay(-0.1, 0.1, 10, &h), PPOBR_ERROR_INVALID_ARGUMENT, "eps_start");
+  // a clip range of 0 is valid wherever eps is a value (not a factor that scales)
+  CHECK_OK(ppobr_controller_create_constant(0.0, &h));
+  ppobr_controller_destroy(h);
+  h = nullptr;
+  CHECK_OK(ppobr_controller_create_linear_decay(0.0, 0.0, 10, &h));
+  ppobr_controller_destroy(h);
+  h = nullptr;
   CHECK_ERR(ppobr_controller_create_linear_decay(0.2, -0.1, 10, &h), PPOBR_ERROR_INVALID_ARGUMENT, "eps_end");
   CHECK_ERR(ppobr_controller_create_linear_decay(0.2, 0.1, 0, &h), PPOBR_ERROR_INVALID_ARGUMENT, "total_updates");
   ppobr_kl_adaptive_config k;
@@ -760,6 +767,62 @@ TEST(categorical_and_gaussian_helpers) {
   CHECK_ERR(ppobr_gaussian_entropy(PPOBR_FLOAT64, &le, ge), PPOBR_ERROR_INVALID_ARGUMENT, "log_std");
   CHECK_ERR(ppobr_gaussian_entropy(PPOBR_FLOAT64, nullptr, ge), PPOBR_ERROR_INVALID_ARGUMENT, "log_std");
   CHECK_ERR(ppobr_gaussian_entropy(-1, &ls, ge), PPOBR_ERROR_INVALID_ARGUMENT, "dtype");
+}
+
+
+// A sequence aggregation needs the sequences: the rows of a 2-D batch or the segment ids of a
+// 1-D one. A 1-D batch without ids used to be silently one sequence (token-mean); now it is an
+// error naming segment_ids. batch_ndim says which a one-row view is.
+TEST(sequence_aggregation_of_a_1d_batch_requires_segment_ids) {
+  const double lp_new[4] = {-1.0, -1.3, -0.7, -1.1}, lp_old[4] = {-1.0, -1.0, -1.0, -1.0};
+  const double adv[4] = {1.0, -2.0, 0.5, 0.25};
+  const int64_t seg[4] = {0, 0, 1, 1};
+  ppobr_surrogate_inputs in;
+  ppobr_surrogate_inputs_init(&in);
+  CHECK(in.batch_ndim == 0);
+  in.logp_new = ppobr_view_1d(lp_new, 4);
+  in.logp_old = ppobr_view_1d(lp_old, 4);
+  in.advantages = ppobr_view_1d(adv, 4);
+  ppobr_surrogate_options opt;
+  ppobr_surrogate_options_init(&opt);
+  double token_mean = kNaN, loss = kNaN;
+  CHECK_OK(ppobr_clipped_surrogate(&in, &opt, nullptr, &token_mean, nullptr));
+  for (int32_t agg : {PPOBR_AGG_SEQ_MEAN_TOKEN_MEAN, PPOBR_AGG_SEQ_MEAN_TOKEN_SUM}) {
+    opt.aggregation = agg;
+    in.batch_ndim = 0;  // read off the view: ppobr_view_1d is 1-D
+    CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+              "segment_ids");
+    CHECK(std::string(ppobr_last_error_message()).find("is required for aggregation") != std::string::npos);
+    in.batch_ndim = 1;
+    CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+              "segment_ids");
+    in.segment_ids = seg;
+    in.num_segments = 2;
+    CHECK_OK(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr));
+    in.segment_ids = nullptr;
+    in.num_segments = 0;
+    // the same data as a one-row 2-D batch: one sequence
+    in.batch_ndim = 2;
+    CHECK_OK(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr));
+    const double want = agg == PPOBR_AGG_SEQ_MEAN_TOKEN_MEAN ? token_mean : 4.0 * token_mean;
+    CHECK_NEAR(loss, want, 1e-15);
+  }
+  // token-mean never needs ids
+  opt.aggregation = PPOBR_AGG_TOKEN_MEAN;
+  in.batch_ndim = 1;
+  CHECK_OK(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr));
+  for (int32_t bad : {-1, 3}) {
+    in.batch_ndim = bad;
+    CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+              "batch_ndim");
+  }
+  // a 1-D batch is one row
+  in.batch_ndim = 1;
+  in.logp_new = ppobr_view_2d(lp_new, 2, 2);
+  in.logp_old = ppobr_view_2d(lp_old, 2, 2);
+  in.advantages = ppobr_view_2d(adv, 2, 2);
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+            "batch_ndim");
 }
 
 PPOBR_TEST_MAIN

@@ -2,7 +2,7 @@
 //
 // The PPO-BR controller is checked bit for bit against an independent, straightforward
 // reimplementation (RefPPOBR: a plain vector of returns instead of a ring buffer), against
-// hand-computed values, and for the properties SPEC.md requires (bounds, monotonicity,
+// hand-computed values, and for the properties docs/SPEC.md requires (bounds, monotonicity,
 // lambda1 = lambda2 = 0 exactness, rejection of bad input with the state unchanged).
 #include <algorithm>
 #include <cmath>
@@ -74,7 +74,7 @@ double lookup(const Diagnostics& d, const std::string& name) {
   return kNaN;
 }
 
-// ---- independent reference implementation of PPO-BR (SPEC.md section 1) -----------------------
+// ---- independent reference implementation of PPO-BR (docs/SPEC.md section 1) -----------------------
 struct RefPPOBR {
   PPOBRConfig c;
   std::vector<double> window;  // chronological, oldest first, at most k
@@ -762,12 +762,17 @@ TEST(constant_controller) {
   CHECK(d.size() == 2 && d[0].first == "epsilon" && d[1].first == "updates" && d[1].second == 2);
   auto ci = ctl.config_items();
   CHECK(ci.size() == 1 && ci[0].first == "eps" && ci[0].second == 0.15);
-  for (double bad : {0.0, -0.2, kNaN, kInf}) {
+  for (double bad : {-1e-300, -0.2, kNaN, kInf}) {
     ConstantConfig b;
     b.eps = bad;
     CHECK_THROWS_ARG(validate(b), "eps");
     CHECK_THROWS_ARG(ConstantController{b}, "eps");
   }
+  // eps = 0 is a valid clip range (the ratio is clipped to exactly 1)
+  ConstantConfig zero;
+  zero.eps = 0.0;
+  ConstantController z(zero);
+  CHECK(z.epsilon() == 0.0 && z.update(Observation{}) == 0.0);
 }
 
 // ---- linear decay ----------------------------------------------------------------------------------
@@ -812,8 +817,17 @@ TEST(linear_decay_controller) {
   CHECK(dg.size() == 2 && dg[0].first == "epsilon" && dg[1].first == "updates");
 
   LinearDecayConfig b;
-  b.eps_start = 0.0;
+  b.eps_start = -0.01;
   CHECK_THROWS_ARG(validate(b), "eps_start");
+  b.eps_start = 0.0;  // both ends may be 0: the schedule interpolates, it does not scale
+  b.eps_end = 0.0;
+  validate(b);
+  LinearDecayController flat(b);
+  CHECK(flat.update(Observation{}) == 0.0 && flat.update(Observation{}) == 0.0);
+  b.eps_end = 0.2;  // growing from 0
+  LinearDecayController grow(b);
+  CHECK(grow.update(Observation{}) == 0.0);
+  CHECK(grow.update(Observation{}) > 0.0);
   b.eps_start = kNaN;
   CHECK_THROWS_ARG(validate(b), "eps_start");
   b = LinearDecayConfig{};

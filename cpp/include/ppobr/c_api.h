@@ -117,7 +117,7 @@ PPOBR_C_API int32_t ppobr_c_api_version(void);
 
 typedef struct ppobr_controller ppobr_controller; /* opaque */
 
-/* PPO-BR (SPEC.md section 1):
+/* PPO-BR (docs/SPEC.md section 1):
  *   eps_t = clip(eps0 * (1 + lambda1 * tanh(phi(H_t)) - lambda2 * tanh(psi(z_t))), eps_min, eps_max) */
 #define PPOBR_PSI_PLATEAU 0  /* psi = 1 - tanh|z|: contract when returns stop moving (default) */
 #define PPOBR_PSI_PROGRESS 1 /* psi = clip(z, 0, 1): contract while returns rise */
@@ -190,7 +190,7 @@ typedef struct ppobr_observation {
 PPOBR_C_API void ppobr_observation_init(ppobr_observation *observation);
 
 /* Once per training iteration (per rollout, before the update epochs). Writes the new eps
- * to *epsilon_out (which may be NULL). Not errors (SPEC.md): a NaN/Inf or absent entropy
+ * to *epsilon_out (which may be NULL). Not errors (docs/SPEC.md): a NaN/Inf or absent entropy
  * leaves PPO-BR's eps and state unchanged (counted in the "rejected_entropy" diagnostic);
  * NaN/Inf returns are dropped (counted in "dropped_returns"). Errors:
  * "observation" (NULL), "episode_returns" (NULL with a count > 0), "kl" (absent for
@@ -282,20 +282,26 @@ PPOBR_C_API void ppobr_surrogate_options_init(ppobr_surrogate_options *options);
 
 typedef struct ppobr_surrogate_inputs {
   int32_t dtype;           /* PPOBR_FLOAT32 or PPOBR_FLOAT64, for every view and for grad */
+  /* The batch's rank: 1 ([batch]; logp_new has one row) or 2 ([batch, tokens]); 0 (the
+   * default) reads it off logp_new: 1-D when rows == 1 and row_stride == 0, as
+   * ppobr_view_1d makes it, else 2-D. The SEQ_* aggregations of a 1-D batch require
+   * segment_ids (error "segment_ids"); pass 2 for a one-row [1, tokens] batch with a zero
+   * row stride. */
+  int32_t batch_ndim;
   ppobr_view2d logp_new;   /* required */
   ppobr_view2d logp_old;   /* required, same shape */
   ppobr_view2d advantages; /* required, same shape */
   ppobr_view2d entropy;    /* optional per-sample entropy (statistics only) */
   ppobr_view2d mask;       /* optional per-sample weights >= 0 */
-  /* Optional sequence ids for the SEQ_* aggregations of a 1-D batch:
+  /* Sequence ids for the SEQ_* aggregations of a 1-D batch (required there):
    * segment_ids[i * segment_stride] in [0, num_segments). NULL for 2-D input (rows are the
-   * sequences there). */
+   * sequences there) and ignored by PPOBR_AGG_TOKEN_MEAN. */
   const int64_t *segment_ids;
   int64_t segment_stride;
   int64_t num_segments;
 } ppobr_surrogate_inputs;
 
-/* dtype float64, every view absent, no segment ids (segment_stride 1). */
+/* dtype float64, batch_ndim 0, every view absent, no segment ids (segment_stride 1). */
 PPOBR_C_API void ppobr_surrogate_inputs_init(ppobr_surrogate_inputs *inputs);
 
 /* Statistic slots, in this order everywhere (C++, Python dict keys, this ABI). */
@@ -326,7 +332,8 @@ typedef struct ppobr_surrogate_stats {
  * to logp_new and the statistics, in one pass. grad: rows * cols elements of the dtype,
  * contiguous row-major, or NULL to skip it. loss_out and stats_out may be NULL. Errors name
  * the argument: shape mismatch, empty batch, NaN/Inf in an input, negative or all-zero mask,
- * bad eps/dual_clip/aggregation, bad segment ids, "dtype", "inputs"/"options" (NULL). */
+ * bad eps/dual_clip/aggregation, bad batch_ndim, bad or missing segment ids (SEQ_* of a 1-D
+ * batch), "dtype", "inputs"/"options" (NULL). */
 PPOBR_C_API ppobr_status ppobr_clipped_surrogate(const ppobr_surrogate_inputs *inputs,
                                                  const ppobr_surrogate_options *options,
                                                  void *grad, double *loss_out,

@@ -6,7 +6,7 @@
 // The Controller classes wrap (config, state) pairs behind a virtual interface and
 // serialize to bytes; a restored controller continues bit-identically.
 //
-// PPO-BR (Rahman, arXiv 2505.17714) with the default signals of SPEC.md:
+// PPO-BR (Rahman, arXiv 2505.17714) with the default signals of docs/SPEC.md:
 //   eps_t = clip( eps0 * (1 + lambda1 * tanh(phi(H_t)) - lambda2 * tanh(psi(z_t))), eps_min, eps_max )
 //   phi(H) = clip((H - H_floor) / (H_ref - H_floor), 0, 1)
 //   z      = (mean(newer floor(k/2)) - mean(older floor(k/2))) / (std(window) + 1e-8 * (1 + |mean(window)|))
@@ -75,7 +75,7 @@ PPOBRState init(const PPOBRConfig& c);
 double update(const PPOBRConfig& c, PPOBRState& s, const Observation& obs);
 
 // ---------------------------------------------------------------------------------------------
-// Constant epsilon (plain PPO).
+// Constant epsilon (plain PPO). eps >= 0 (0 clips the ratio to exactly 1).
 struct ConstantConfig { double eps = 0.2; };
 struct ConstantState { double epsilon = 0.0; std::int64_t updates = 0; };
 void validate(const ConstantConfig& c);
@@ -84,6 +84,7 @@ double update(const ConstantConfig& c, ConstantState& s, const Observation& obs)
 
 // Linear decay: the t-th update (t = 0, 1, ...) returns
 //   eps_start + (eps_end - eps_start) * min(t, total_updates) / total_updates.
+// eps_start >= 0, eps_end >= 0, total_updates >= 1.
 struct LinearDecayConfig { double eps_start = 0.2; double eps_end = 0.0; std::int64_t total_updates = 1; };
 struct LinearDecayState { double epsilon = 0.0; std::int64_t updates = 0; };
 void validate(const LinearDecayConfig& c);
@@ -92,7 +93,8 @@ double update(const LinearDecayConfig& c, LinearDecayState& s, const Observation
 
 // KL-adaptive: if kl > kl_target * tolerance: eps /= rate; if kl < kl_target / tolerance:
 // eps *= rate; then clip to [eps_min, eps_max]. A missing kl is InvalidArgument("kl");
-// a non-finite kl leaves eps unchanged (counted in rejected_kl).
+// a non-finite kl leaves eps unchanged (counted in rejected_kl). eps0 > 0 and eps_min > 0: a
+// rule that scales eps could never move it from 0.
 struct KLAdaptiveConfig {
   double eps0 = 0.2;
   double kl_target = 0.01;

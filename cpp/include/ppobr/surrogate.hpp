@@ -15,7 +15,8 @@
 //   TokenMean         s_i = w_i / sum_j w_j
 //   SeqMeanTokenMean  s_i = w_i / (W_seq(i) * S)   W_seq = sum of weights in i's sequence,
 //   SeqMeanTokenSum   s_i = w_i / S                S = number of sequences with W_seq > 0
-// Sequences are the rows of a [batch, tokens] input, or given by per-sample segment_ids.
+// Sequences are the rows of a [batch, tokens] input, or given by per-sample segment_ids
+// (required for the Seq* aggregations of a 1-D batch).
 //
 // Statistics are returned as (sum, count) pairs, weighted by w_i, so that summing both over
 // workers and dividing gives exact global means. count is sum w_i over the samples the
@@ -76,6 +77,12 @@ struct SurrogateInputs {
   const std::int64_t* segment_ids = nullptr;
   std::int64_t segment_stride = 1;
   std::int64_t num_segments = 0;
+  // The rank of the caller's batch, which decides whether a Seq* aggregation knows its
+  // sequences: 1 ([batch]; logp_new has one row): segment_ids are then required (without them
+  // the batch would silently be one sequence, i.e. token-mean); 2 (the default, [batch,
+  // tokens]): the rows are the sequences; 0: read it off the views, 1-D when logp_new has
+  // rows == 1 and row_stride == 0 (View2D's convention for a 1-D array; the C ABI's default).
+  int batch_ndim = 2;
 };
 
 // Statistic slots, in this order everywhere (C++, Python dict keys, C ABI).
@@ -113,7 +120,8 @@ struct SurrogateResult {
 // Computes loss, gradient and statistics in one pass.
 // grad: contiguous output of rows * cols elements (row-major), or nullptr to skip it.
 // Throws InvalidArgument naming the argument for: shape mismatch, empty batch, non-finite
-// values in any input, negative or all-zero mask, bad eps/dual_clip, bad segment ids.
+// values in any input, negative or all-zero mask, bad eps/dual_clip, bad batch_ndim, bad or
+// missing segment ids (Seq* of a 1-D batch).
 template <class T>
 SurrogateResult clipped_surrogate(const SurrogateInputs<T>& in, const SurrogateOptions& opt, T* grad);
 
