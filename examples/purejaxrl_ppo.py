@@ -1,281 +1,349 @@
-"""A compact, fully jitted PPO (PureJaxRL style) on gymnax CartPole-v1, vmapped over seeds,
-with the clip range from ppobr_jax: plain PPO (constant ε) and PPO-BR.
-
-    PYTHONPATH=adapters python examples/purejaxrl_ppo.py                 # 8 seeds, 500k steps, both
-    PYTHONPATH=adapters python examples/purejaxrl_ppo.py --controller ppobr --seeds 4
-
-Needs jax, optax and gymnax (``pip install gymnax`` brings optax). The whole training run —
-rollouts, GAE, the controller update, the update epochs — is one jitted, vmapped function; the
-controller state lives in the scan carry next to the network and optimizer states, and ε is a
-traced value, so PPO-BR costs no recompilation and no host round trip.
-
-Changing PPO into PPO-BR takes three lines (marked "PPO-BR" below): build the controller, carry
-its state, and call ``update`` once per rollout with the rollout's mean entropy and the returns of
-the episodes that finished in it.
-
-Prints, per controller: steps per second (compile time excluded), the final average return per
-seed (episodes that finished in the last 5% of training), how many seeds reach the bar
-(>= 475), and the first step at which each seed's trailing 20-rollout average reached 475.
-"""
-
-from __future__ import annotations
-
+# PureJaxRL's ppo.py (PPO, discrete actions, the whole training run one jitted function) with
+# PPO-BR's adaptive clip range from ppobr_jax. The lines that make it PPO-BR are marked
+# `# PPO-BR`: the controller is built, its state rides in the runner state next to the network's,
+# it is updated once per rollout with the rollout's mean entropy and the returns of the episodes
+# that finished in it, and the actor loss takes that ε as a traced value (no recompilation, no
+# host round trip). The rest keeps PureJaxRL's structure, names and defaults. Adapted to this
+# environment, not to PPO-BR: gymnax's own wrappers replace PureJaxRL's wrappers.py, its step
+# returns (terminated, truncated), and a small categorical stands in for distrax's when distrax
+# is not installed.
+#
+#     python examples/purejaxrl_ppo.py                                  # CartPole-v1, PPO-BR
+#     python examples/purejaxrl_ppo.py --controller constant            # plain PPO
+#     python examples/purejaxrl_ppo.py --total-timesteps 4096 --no-debug  # smoke run
 import argparse
-import math
-import time
-from typing import NamedTuple
+import math  # PPO-BR
+from typing import NamedTuple, Sequence
 
-import numpy as np
-
+import flax.linen as nn
+import gymnax
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
-from gymnax import make as gymnax_make
-from gymnax.wrappers.purerl import LogWrapper
+from flax.linen.initializers import constant, orthogonal
+from flax.training.train_state import TrainState
+from gymnax.wrappers.purerl import FlattenObservationWrapper, LogWrapper
 
-import ppobr_jax
+import ppobr_jax  # PPO-BR
 
-CONFIG = dict(
-    lr=2.5e-4,
-    num_envs=4,
-    num_steps=128,
-    total_timesteps=500_000,
-    update_epochs=4,
-    num_minibatches=4,
-    gamma=0.99,
-    gae_lambda=0.95,
-    clip_eps=0.2,
-    ent_coef=0.01,
-    vf_coef=0.5,
-    max_grad_norm=0.5,
-    hidden=64,
-)
-BAR = 475.0
+try:
+    from distrax import Categorical
+except ImportError:
 
+    class Categorical:
+        """The part of distrax.Categorical that PPO uses: sample, log_prob, entropy."""
 
-# ---------------------------------------------------------------------------------------------
-# A two-headed MLP (2 x 64, tanh), orthogonal init as in PureJaxRL
+        def __init__(self, logits):
+            self.logits = jax.nn.log_softmax(logits)
 
+        def sample(self, seed):
+            return jax.random.categorical(seed, self.logits)
 
-def _dense(key, n_in, n_out, scale):
-    w = jax.nn.initializers.orthogonal(scale)(key, (n_in, n_out), jnp.float32)
-    return {"w": w, "b": jnp.zeros((n_out,), jnp.float32)}
+        def log_prob(self, value):
+            return jnp.take_along_axis(self.logits, value[..., None], axis=-1)[..., 0]
+
+        def entropy(self):
+            return -jnp.sum(jnp.exp(self.logits) * self.logits, axis=-1)
 
 
-def init_params(key, obs_dim, n_actions, hidden):
-    ks = jax.random.split(key, 6)
-    s2 = math.sqrt(2.0)
-    return {
-        "pi": [_dense(ks[0], obs_dim, hidden, s2), _dense(ks[1], hidden, hidden, s2),
-               _dense(ks[2], hidden, n_actions, 0.01)],
-        "v": [_dense(ks[3], obs_dim, hidden, s2), _dense(ks[4], hidden, hidden, s2),
-              _dense(ks[5], hidden, 1, 1.0)],
-    }  # fmt: skip
+class ActorCritic(nn.Module):
+    action_dim: Sequence[int]
+    activation: str = "tanh"
 
+    @nn.compact
+    def __call__(self, x):
+        if self.activation == "relu":
+            activation = nn.relu
+        else:
+            activation = nn.tanh
+        actor_mean = nn.Dense(64, kernel_init=orthogonal(np.sqrt(2)), bias_init=constant(0.0))(x)
+        actor_mean = activation(actor_mean)
+        actor_mean = nn.Dense(64, kernel_init=orthogonal(np.sqrt(2)), bias_init=constant(0.0))(
+            actor_mean
+        )
+        actor_mean = activation(actor_mean)
+        actor_mean = nn.Dense(
+            self.action_dim, kernel_init=orthogonal(0.01), bias_init=constant(0.0)
+        )(actor_mean)
+        pi = Categorical(logits=actor_mean)
 
-def _mlp(layers, x):
-    for layer in layers[:-1]:
-        x = jnp.tanh(x @ layer["w"] + layer["b"])
-    return x @ layers[-1]["w"] + layers[-1]["b"]
+        critic = nn.Dense(64, kernel_init=orthogonal(np.sqrt(2)), bias_init=constant(0.0))(x)
+        critic = activation(critic)
+        critic = nn.Dense(64, kernel_init=orthogonal(np.sqrt(2)), bias_init=constant(0.0))(critic)
+        critic = activation(critic)
+        critic = nn.Dense(1, kernel_init=orthogonal(1.0), bias_init=constant(0.0))(critic)
 
-
-def apply(params, obs):
-    logits = _mlp(params["pi"], obs)
-    value = _mlp(params["v"], obs)[..., 0]
-    return logits, value
-
-
-def logp_entropy(logits, actions):
-    logp_all = jax.nn.log_softmax(logits)
-    logp = jnp.take_along_axis(logp_all, actions[..., None], axis=-1)[..., 0]
-    ent = -jnp.sum(jnp.exp(logp_all) * logp_all, axis=-1)
-    return logp, ent
+        return pi, jnp.squeeze(critic, axis=-1)
 
 
 class Transition(NamedTuple):
-    obs: jax.Array
-    action: jax.Array
-    reward: jax.Array
-    done: jax.Array
-    value: jax.Array
-    logp: jax.Array
-    entropy: jax.Array
-    ep_return: jax.Array  # return of the episode that ended at this step (if done)
+    done: jnp.ndarray
+    action: jnp.ndarray
+    value: jnp.ndarray
+    reward: jnp.ndarray
+    log_prob: jnp.ndarray
+    entropy: jnp.ndarray  # PPO-BR: the policy entropy at each step of the rollout
+    obs: jnp.ndarray
+    info: jnp.ndarray
 
 
-# ---------------------------------------------------------------------------------------------
-# Training
-
-
-def make_train(cfg, controller: ppobr_jax.EpsilonController):
-    env, env_params = gymnax_make("CartPole-v1")
+def make_train(config):
+    config["NUM_UPDATES"] = int(
+        config["TOTAL_TIMESTEPS"] // config["NUM_STEPS"] // config["NUM_ENVS"]
+    )
+    config["MINIBATCH_SIZE"] = config["NUM_ENVS"] * config["NUM_STEPS"] // config["NUM_MINIBATCHES"]
+    env, env_params = gymnax.make(config["ENV_NAME"])
+    env = FlattenObservationWrapper(env)
     env = LogWrapper(env)
-    n_actions = env.action_space(env_params).n
-    obs_dim = env.observation_space(env_params).shape[0]
-    num_updates = cfg["total_timesteps"] // (cfg["num_envs"] * cfg["num_steps"])
-    batch = cfg["num_envs"] * cfg["num_steps"]
-    mb_size = batch // cfg["num_minibatches"]
+    if config["CONTROLLER"] == "ppobr":  # PPO-BR: H_ref = log(#actions), the uniform policy's
+        h_ref = math.log(env.action_space(env_params).n)  # PPO-BR
+        controller = ppobr_jax.ppobr(eps0=config["CLIP_EPS"], entropy_ref=h_ref)  # PPO-BR
+    else:  # PPO-BR: plain PPO through the same code path
+        controller = ppobr_jax.constant(config["CLIP_EPS"])  # PPO-BR
 
-    def lr_schedule(count):
-        frac = 1.0 - (count // (cfg["num_minibatches"] * cfg["update_epochs"])) / num_updates
-        return cfg["lr"] * frac
+    def linear_schedule(count):
+        frac = (
+            1.0
+            - (count // (config["NUM_MINIBATCHES"] * config["UPDATE_EPOCHS"]))
+            / config["NUM_UPDATES"]
+        )
+        return config["LR"] * frac
 
-    tx = optax.chain(optax.clip_by_global_norm(cfg["max_grad_norm"]),
-                     optax.adam(learning_rate=lr_schedule, eps=1e-5))  # fmt: skip
+    def train(rng):
+        # INIT NETWORK
+        network = ActorCritic(env.action_space(env_params).n, activation=config["ACTIVATION"])
+        rng, _rng = jax.random.split(rng)
+        init_x = jnp.zeros(env.observation_space(env_params).shape)
+        network_params = network.init(_rng, init_x)
+        if config["ANNEAL_LR"]:
+            tx = optax.chain(
+                optax.clip_by_global_norm(config["MAX_GRAD_NORM"]),
+                optax.adam(learning_rate=linear_schedule, eps=1e-5),
+            )
+        else:
+            tx = optax.chain(
+                optax.clip_by_global_norm(config["MAX_GRAD_NORM"]),
+                optax.adam(config["LR"], eps=1e-5),
+            )
+        train_state = TrainState.create(
+            apply_fn=network.apply,
+            params=network_params,
+            tx=tx,
+        )
+        ctl_state = controller.init()  # PPO-BR
 
-    def loss_fn(params, mb, eps):
-        logits, value = apply(params, mb.obs)
-        logp, ent = logp_entropy(logits, mb.action)
-        adv = (mb.adv - mb.adv.mean()) / (mb.adv.std() + 1e-8)
-        # the clipped surrogate with a traced ε (a new ε never recompiles)
-        pg_loss, stats = ppobr_jax.clipped_surrogate(logp, mb.logp, adv, eps, entropy=ent)
-        v_clipped = mb.value + jnp.clip(value - mb.value, -eps, eps)
-        v_loss = 0.5 * jnp.maximum(jnp.square(value - mb.target),
-                                   jnp.square(v_clipped - mb.target)).mean()  # fmt: skip
-        total = pg_loss + cfg["vf_coef"] * v_loss - cfg["ent_coef"] * ent.mean()
-        return total, stats
+        # INIT ENV
+        rng, _rng = jax.random.split(rng)
+        reset_rng = jax.random.split(_rng, config["NUM_ENVS"])
+        obsv, env_state = jax.vmap(env.reset, in_axes=(0, None))(reset_rng, env_params)
 
-    class MB(NamedTuple):
-        obs: jax.Array
-        action: jax.Array
-        logp: jax.Array
-        value: jax.Array
-        adv: jax.Array
-        target: jax.Array
+        # TRAIN LOOP
+        def _update_step(runner_state, unused):
+            # COLLECT TRAJECTORIES
+            def _env_step(runner_state, unused):
+                train_state, env_state, last_obs, ctl_state, rng = runner_state  # PPO-BR
 
-    def train(key):
-        key, k_net, k_env = jax.random.split(key, 3)
-        params = init_params(k_net, obs_dim, n_actions, cfg["hidden"])
-        opt_state = tx.init(params)
-        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
-            jax.random.split(k_env, cfg["num_envs"]), env_params)
-        ctl_state = controller.init()  # PPO-BR: the controller state, carried like the rest
+                # SELECT ACTION
+                rng, _rng = jax.random.split(rng)
+                pi, value = network.apply(train_state.params, last_obs)
+                action = pi.sample(seed=_rng)
+                log_prob = pi.log_prob(action)
 
-        def update_step(carry, _):
-            params, opt_state, env_state, obs, ctl_state, key = carry
+                # STEP ENV
+                rng, _rng = jax.random.split(rng)
+                rng_step = jax.random.split(_rng, config["NUM_ENVS"])
+                obsv, env_state, reward, terminated, truncated, info = jax.vmap(
+                    env.step, in_axes=(0, 0, 0, None)
+                )(rng_step, env_state, action, env_params)
+                done = jnp.logical_or(terminated, truncated)
+                transition = Transition(
+                    done,
+                    action,
+                    value,
+                    reward,
+                    log_prob,
+                    pi.entropy(),  # PPO-BR
+                    last_obs,
+                    info,
+                )
+                runner_state = (train_state, env_state, obsv, ctl_state, rng)  # PPO-BR
+                return runner_state, transition
 
-            def env_step(c, _):
-                env_state, obs, key = c
-                key, k_act, k_step = jax.random.split(key, 3)
-                logits, value = apply(params, obs)
-                action = jax.random.categorical(k_act, logits)
-                logp, ent = logp_entropy(logits, action)
-                nobs, env_state, reward, term, trunc, info = jax.vmap(
-                    env.step, in_axes=(0, 0, 0, None))(
-                    jax.random.split(k_step, cfg["num_envs"]), env_state, action, env_params)
-                done = jnp.logical_or(term, trunc)
-                t = Transition(obs, action, reward, done, value, logp, ent,
-                               info["returned_episode_returns"])  # fmt: skip
-                return (env_state, nobs, key), t
+            runner_state, traj_batch = jax.lax.scan(
+                _env_step, runner_state, None, config["NUM_STEPS"]
+            )
 
-            (env_state, obs, key), traj = jax.lax.scan(env_step, (env_state, obs, key), None,
-                                                       cfg["num_steps"])  # fmt: skip
+            # CALCULATE ADVANTAGE
+            train_state, env_state, last_obs, ctl_state, rng = runner_state  # PPO-BR
+            _, last_val = network.apply(train_state.params, last_obs)
 
-            # GAE
-            _, last_val = apply(params, obs)
+            def _calculate_gae(traj_batch, last_val):
+                def _get_advantages(gae_and_next_value, transition):
+                    gae, next_value = gae_and_next_value
+                    done, value, reward = (
+                        transition.done,
+                        transition.value,
+                        transition.reward,
+                    )
+                    delta = reward + config["GAMMA"] * next_value * (1 - done) - value
+                    gae = delta + config["GAMMA"] * config["GAE_LAMBDA"] * (1 - done) * gae
+                    return (gae, value), gae
 
-            def gae_step(c, t):
-                gae, next_value = c
-                delta = t.reward + cfg["gamma"] * next_value * (1 - t.done) - t.value
-                gae = delta + cfg["gamma"] * cfg["gae_lambda"] * (1 - t.done) * gae
-                return (gae, t.value), gae
+                _, advantages = jax.lax.scan(
+                    _get_advantages,
+                    (jnp.zeros_like(last_val), last_val),
+                    traj_batch,
+                    reverse=True,
+                    unroll=16,
+                )
+                return advantages, advantages + traj_batch.value
 
-            _, adv = jax.lax.scan(gae_step, (jnp.zeros_like(last_val), last_val), traj,
-                                  reverse=True, unroll=16)  # fmt: skip
-            targets = adv + traj.value
+            advantages, targets = _calculate_gae(traj_batch, last_val)
 
-            # PPO-BR: one controller update per rollout, before the epochs. The returns of the
-            # episodes that finished in this rollout, time-major (= chronological), with a mask.
-            eps, ctl_state = controller.update(ctl_state, traj.entropy.mean(), traj.ep_return,
-                                               traj.done)  # fmt: skip
+            # PPO-BR: this update's ε, from the rollout's mean entropy and the returns of the
+            # episodes that finished in it ([step, env] order is chronological; done masks them)
+            eps, ctl_state = controller.update(  # PPO-BR
+                ctl_state,
+                traj_batch.entropy.mean(),
+                traj_batch.info["returned_episode_returns"],
+                traj_batch.done,
+            )  # PPO-BR
 
-            def epoch(c, _):
-                params, opt_state, key = c
-                key, k_perm = jax.random.split(key)
-                perm = jax.random.permutation(k_perm, batch)
-                flat = MB(traj.obs, traj.action, traj.logp, traj.value, adv, targets)
-                flat = jax.tree.map(lambda x: x.reshape((batch,) + x.shape[2:])[perm], flat)
-                mbs = jax.tree.map(
-                    lambda x: x.reshape((cfg["num_minibatches"], mb_size) + x.shape[1:]), flat)
+            # UPDATE NETWORK
+            def _update_epoch(update_state, unused):
+                def _update_minbatch(train_state, batch_info):
+                    traj_batch, advantages, targets = batch_info
 
-                def mb_step(c, mb):
-                    params, opt_state = c
-                    (_, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb, eps)
-                    updates, opt_state = tx.update(grads, opt_state)
-                    return (optax.apply_updates(params, updates), opt_state), stats.mean("kl_k3")
+                    def _loss_fn(params, traj_batch, gae, targets):
+                        # RERUN NETWORK
+                        pi, value = network.apply(params, traj_batch.obs)
+                        log_prob = pi.log_prob(traj_batch.action)
 
-                (params, opt_state), kl = jax.lax.scan(mb_step, (params, opt_state), mbs)
-                return (params, opt_state, key), kl
+                        # CALCULATE VALUE LOSS
+                        value_pred_clipped = traj_batch.value + (value - traj_batch.value).clip(
+                            -config["CLIP_EPS"], config["CLIP_EPS"]
+                        )
+                        value_losses = jnp.square(value - targets)
+                        value_losses_clipped = jnp.square(value_pred_clipped - targets)
+                        value_loss = 0.5 * jnp.maximum(value_losses, value_losses_clipped).mean()
 
-            (params, opt_state, key), kl = jax.lax.scan(epoch, (params, opt_state, key), None,
-                                                        cfg["update_epochs"])  # fmt: skip
-            ret_sum = jnp.sum(jnp.where(traj.done, traj.ep_return, 0.0))
-            ret_cnt = jnp.sum(traj.done)
-            metrics = (ret_sum, ret_cnt, eps, kl.mean())
-            return (params, opt_state, env_state, obs, ctl_state, key), metrics
+                        # CALCULATE ACTOR LOSS (PPO-BR: the clipped surrogate with this ε)
+                        gae = (gae - gae.mean()) / (gae.std() + 1e-8)
+                        loss_actor = ppobr_jax.clipped_surrogate(  # PPO-BR
+                            log_prob, traj_batch.log_prob, gae, eps
+                        ).loss  # PPO-BR
+                        entropy = pi.entropy().mean()
 
-        carry = (params, opt_state, env_state, obs, ctl_state, key)
-        _, metrics = jax.lax.scan(update_step, carry, None, num_updates)
-        return metrics
+                        total_loss = (
+                            loss_actor
+                            + config["VF_COEF"] * value_loss
+                            - config["ENT_COEF"] * entropy
+                        )
+                        return total_loss, (value_loss, loss_actor, entropy)
 
-    return train, num_updates
+                    grad_fn = jax.value_and_grad(_loss_fn, has_aux=True)
+                    total_loss, grads = grad_fn(train_state.params, traj_batch, advantages, targets)
+                    train_state = train_state.apply_gradients(grads=grads)
+                    return train_state, total_loss
 
+                train_state, traj_batch, advantages, targets, rng = update_state
+                rng, _rng = jax.random.split(rng)
+                batch_size = config["MINIBATCH_SIZE"] * config["NUM_MINIBATCHES"]
+                assert batch_size == config["NUM_STEPS"] * config["NUM_ENVS"], (
+                    "batch size must be equal to number of steps * number of envs"
+                )
+                permutation = jax.random.permutation(_rng, batch_size)
+                batch = (traj_batch, advantages, targets)
+                batch = jax.tree_util.tree_map(
+                    lambda x: x.reshape((batch_size,) + x.shape[2:]), batch
+                )
+                shuffled_batch = jax.tree_util.tree_map(
+                    lambda x: jnp.take(x, permutation, axis=0), batch
+                )
+                minibatches = jax.tree_util.tree_map(
+                    lambda x: jnp.reshape(x, [config["NUM_MINIBATCHES"], -1] + list(x.shape[1:])),
+                    shuffled_batch,
+                )
+                train_state, total_loss = jax.lax.scan(_update_minbatch, train_state, minibatches)
+                update_state = (train_state, traj_batch, advantages, targets, rng)
+                return update_state, total_loss
 
-def summarize(name, metrics, steps_per_update, seconds, total_steps, seeds):
-    ret_sum, ret_cnt, eps, kl = (np.asarray(m) for m in metrics)  # [seeds, updates]
-    n_upd = ret_sum.shape[1]
-    tail = max(1, n_upd // 20)  # the last 5% of training
-    final = ret_sum[:, -tail:].sum(1) / np.maximum(ret_cnt[:, -tail:].sum(1), 1)
-    # trailing 20-rollout average, for the first step that reaches the bar
-    first = []
-    for s in range(ret_sum.shape[0]):
-        cs, cc = np.cumsum(ret_sum[s]), np.cumsum(ret_cnt[s])
-        w = 20
-        avg = (cs[w:] - cs[:-w]) / np.maximum(cc[w:] - cc[:-w], 1)
-        hit = np.nonzero(avg >= BAR)[0]
-        first.append(int((hit[0] + w + 1) * steps_per_update) if hit.size else None)
-    ok = int(np.sum(final >= BAR))
-    print(f"[{name}] {seeds} seeds x {total_steps} steps in {seconds:.1f} s: "
-          f"{seeds * total_steps / seconds:,.0f} steps/s")  # fmt: skip
-    print(f"[{name}] final average return per seed: {np.array2string(final, precision=1)}")
-    print(f"[{name}] seeds >= {BAR:.0f}: {ok}/{seeds}; first step reaching it: {first}")
-    print(f"[{name}] eps: first {eps[:, 0].mean():.4f}, mean {eps.mean():.4f}, "
-          f"min {eps.min():.4f}, max {eps.max():.4f}; final kl_k3 {kl[:, -tail:].mean():.2e}")  # fmt: skip
-    return final, ok
+            update_state = (train_state, traj_batch, advantages, targets, rng)
+            update_state, loss_info = jax.lax.scan(
+                _update_epoch, update_state, None, config["UPDATE_EPOCHS"]
+            )
+            train_state = update_state[0]
+            metric = traj_batch.info
+            metric["clip_range"] = eps  # PPO-BR
+            rng = update_state[-1]
+            if config.get("DEBUG"):
+                # gymnax's LogWrapper keeps no timestep: the update count gives the global step
+                def callback(info, update):
+                    return_values = info["returned_episode_returns"][info["returned_episode"]]
+                    step = (update + 1) * config["NUM_STEPS"] * config["NUM_ENVS"]
+                    for r in return_values:
+                        print(f"global step={step}, episodic return={r}")
 
+                jax.debug.callback(
+                    callback,
+                    metric,
+                    train_state.step // (config["NUM_MINIBATCHES"] * config["UPDATE_EPOCHS"]) - 1,
+                )
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seeds", type=int, default=8)
-    ap.add_argument("--total-steps", type=int, default=CONFIG["total_timesteps"])
-    ap.add_argument("--controller", choices=["both", "constant", "ppobr"], default="both")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    cfg = dict(CONFIG, total_timesteps=args.total_steps)
-    controllers = {
-        "constant": ppobr_jax.constant(cfg["clip_eps"]),
-        # PPO-BR: the paper's defaults; H_ref = log(#actions) for a categorical policy
-        "ppobr": ppobr_jax.ppobr(eps0=cfg["clip_eps"], lambda1=0.5, lambda2=0.3, window=10,
-                                 entropy_ref=math.log(2.0)),  # fmt: skip
-    }
-    names = ["constant", "ppobr"] if args.controller == "both" else [args.controller]
-    keys = jax.random.split(jax.random.PRNGKey(args.seed), args.seeds)
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}; CartPole-v1; "
-          f"{args.seeds} seeds vmapped; {cfg['total_timesteps']} steps each")  # fmt: skip
-    results = {}
-    for name in names:
-        train, num_updates = make_train(cfg, controllers[name])
-        t0 = time.perf_counter()
-        compiled = jax.jit(jax.vmap(train)).lower(keys).compile()
-        t1 = time.perf_counter()
-        metrics = jax.block_until_ready(compiled(keys))
-        t2 = time.perf_counter()
-        print(f"[{name}] compiled in {t1 - t0:.1f} s")
-        steps_per_update = cfg["num_envs"] * cfg["num_steps"]
-        results[name] = summarize(name, metrics, steps_per_update, t2 - t1,
-                                  num_updates * steps_per_update, args.seeds)  # fmt: skip
-    return results
+            runner_state = (train_state, env_state, last_obs, ctl_state, rng)  # PPO-BR
+            return runner_state, metric
+
+        rng, _rng = jax.random.split(rng)
+        runner_state = (train_state, env_state, obsv, ctl_state, _rng)  # PPO-BR
+        runner_state, metric = jax.lax.scan(_update_step, runner_state, None, config["NUM_UPDATES"])
+        return {"runner_state": runner_state, "metrics": metric}
+
+    return train
 
 
 if __name__ == "__main__":
-    main()
+    config = {
+        "LR": 2.5e-4,
+        "NUM_ENVS": 4,
+        "NUM_STEPS": 128,
+        "TOTAL_TIMESTEPS": 5e5,
+        "UPDATE_EPOCHS": 4,
+        "NUM_MINIBATCHES": 4,
+        "GAMMA": 0.99,
+        "GAE_LAMBDA": 0.95,
+        "CLIP_EPS": 0.2,
+        "ENT_COEF": 0.01,
+        "VF_COEF": 0.5,
+        "MAX_GRAD_NORM": 0.5,
+        "ACTIVATION": "tanh",
+        "ENV_NAME": "CartPole-v1",
+        "ANNEAL_LR": True,
+        "DEBUG": True,
+        "CONTROLLER": "ppobr",  # PPO-BR: or "constant" (ε = CLIP_EPS, plain PPO)
+    }
+    # Overrides of the dict above from the command line, for short runs.
+    parser = argparse.ArgumentParser(description="PureJaxRL's ppo.py with PPO-BR")
+    parser.add_argument("--total-timesteps", type=float, default=config["TOTAL_TIMESTEPS"])
+    parser.add_argument("--controller", choices=["ppobr", "constant"], default="ppobr")  # PPO-BR
+    parser.add_argument("--no-debug", action="store_true", help="no line per finished episode")
+    cli = parser.parse_args()
+    config["TOTAL_TIMESTEPS"] = cli.total_timesteps
+    config["CONTROLLER"] = cli.controller  # PPO-BR
+    config["DEBUG"] = not cli.no_debug
+
+    rng = jax.random.PRNGKey(30)
+    train_jit = jax.jit(make_train(config))
+    out = train_jit(rng)
+
+    # What PureJaxRL's notebook plots: the mean return of the episodes finished per update.
+    info = out["metrics"]
+    finished = info["returned_episode"].sum(axis=(1, 2))
+    returns = (info["returned_episode_returns"] * info["returned_episode"]).sum(axis=(1, 2))
+    tail = max(1, config["NUM_UPDATES"] // 10)
+    print(
+        f"updates {config['NUM_UPDATES']}: mean episodic return over the last {tail} updates "
+        f"{float(returns[-tail:].sum() / max(int(finished[-tail:].sum()), 1)):.1f}"
+    )
+    eps = np.asarray(info["clip_range"])  # PPO-BR
+    print(f"eps ({config['CONTROLLER']}): first {eps[0]:.4f}, last {eps[-1]:.4f}")  # PPO-BR
