@@ -6,7 +6,8 @@ surrogate.txt: inputs of clipped_surrogate (float32 and float64, 1-D and 2-D, ev
 aggregation, masks, segment ids, clip-higher, dual-clip, entropy present / absent) and edge
 cases (exp overflow at d = 100 in float32 for A > 0 and A < 0, ties at r = 1 +- eps, zero
 advantages, rows masked entirely, eps = 0, exp underflow), with the expected loss, gradient and
-every statistic's sum and count. controllers.txt: observation sequences for every controller
+every statistic's sum and count; sizes around the kernel's vector widths, exp chunks, micro-blocks
+and 8192-element blocks. controllers.txt: observation sequences for every controller
 with the expected epsilon and diagnostics after each update. The format is described in
 golden_io.py. tests/golden/test_golden_files.py checks that the committed files are what this
 script writes now, so they cannot drift from the oracle.
@@ -93,6 +94,45 @@ def random_cases() -> List[dict]:
     return cases
 
 
+def size_cases() -> List[dict]:
+    """Sizes around the kernel's vector widths, its 64-element exp chunks, its 512-element
+    micro-blocks and its 8192-element blocks (the thread partition), with one chunk holding
+    extreme log-ratios (the exp variant chosen per chunk must not change other elements)."""
+    rng = np.random.default_rng(8192)
+    cases = []
+    options = [(0.2, 0.2, None, False, False), (0.2, 0.28, 3.0, True, True), (0.1, 0.3, 1.5, True, False)]
+    k = 0
+    for dtype in (np.float32, np.float64):
+        for n in (1, 8, 9, 63, 65, 513):
+            lo, hi, dual, ent, mask = options[k % len(options)]
+            k += 1
+            lpo = rng.uniform(-4.0, -0.05, n)
+            mask_v = None
+            if mask:
+                mask_v = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0.0, 2.0, n))
+                mask_v[0] = 1.0
+            cases.append(_case(f"{np.dtype(dtype).name}_size_{n}", dtype, lpo + rng.normal(0, 0.4, n), lpo,
+                               rng.normal(0, 1, n), lo, hi, dual, rng.uniform(0, 3, n) if ent else None,
+                               mask_v))  # fmt: skip
+        n = 600
+        lpo = rng.uniform(-3.0, -0.5, n)
+        lpn = lpo + rng.normal(0, 0.05, n)
+        for pos, bump in ((5, 0.6), (70, 30.0), (300, 500.0), (599, -500.0)):
+            lpn[pos] += bump
+        t = np.dtype(dtype).name
+        cases.append(_case(f"{t}_exp_variants", dtype, lpn, lpo, rng.normal(0, 1, n), 0.2, 0.2, 3.0))
+    # more than one 8192-element block
+    n = 8200
+    lpo = rng.uniform(-4.0, -0.05, n)
+    mask = np.where(rng.random(n) < 0.2, 0.0, rng.uniform(0.0, 2.0, n))
+    cases.append(_case("float32_two_blocks", np.float32, lpo + rng.normal(0, 0.4, n), lpo, rng.normal(0, 1, n),
+                       0.2, 0.28, 3.0, rng.uniform(0, 3, n), mask))  # fmt: skip
+    lpo = rng.uniform(-4.0, -0.05, (4, 2100))
+    cases.append(_case("float64_two_blocks_rows", np.float64, lpo + rng.normal(0, 0.4, lpo.shape), lpo,
+                       rng.normal(0, 1, lpo.shape), 0.2, 0.2, aggregation="seq-mean-token-mean"))  # fmt: skip
+    return cases
+
+
 def edge_cases() -> List[dict]:
     z5 = np.zeros(5)
     cases = []
@@ -137,7 +177,7 @@ def edge_cases() -> List[dict]:
 
 def surrogate_text() -> str:
     out = [HEADER]
-    for c in random_cases() + edge_cases():
+    for c in random_cases() + size_cases() + edge_cases():
         ref = ref_surrogate(c["logp_new"], c["logp_old"], c["advantages"], eps_low=c["eps_low"],
                             eps_high=c["eps_high"], dual_clip=c["dual_clip"], entropy=c["entropy"],
                             mask=c["mask"], segment_ids=c["segment_ids"], aggregation=c["aggregation"],

@@ -1,6 +1,6 @@
 """Reading and writing the golden vectors (tests/golden/*.txt), and comparing results with them.
 
-The files are plain text that C++ reads with no JSON library (cpp/tests/golden.hpp):
+The files are plain text that C++ reads with no JSON library (cpp/tests/test_golden_reader.hpp):
 one record per line, ``key value value ...``, separated by single spaces; a case starts with
 ``case <name>`` and ends with ``end``; ``#`` starts a comment line. Floats are written exactly
 as C99 hex floats (Python's float.hex(): ``0x1.999999999999ap-3``, ``inf``, ``-inf``, ``nan``),
@@ -28,13 +28,16 @@ STAT_COUNT = 11
 
 
 def hexf(x) -> str:
-    """A float, exactly: C99 hex notation, or inf / -inf / nan."""
+    """A float, exactly: C99 hex notation with the mantissa's trailing zeros dropped
+    (0x1.8p+1; float32 values stay short), or inf / -inf / nan."""
     x = float(x)
     if math.isnan(x):
         return "nan"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    return x.hex()
+    mantissa, _, exponent = x.hex().partition("p")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}p{exponent}"
 
 
 def unhex(s: str) -> float:
