@@ -42,11 +42,21 @@ def plain_loss(lpn, lpo, adv, ent, eps):
     loss = -jnp.mean(obj)
     rs, ds = jax.lax.stop_gradient(r), jax.lax.stop_gradient(d)
     below, above = rs < 1.0 - eps, rs > 1.0 + eps
-    stats = jnp.stack([
-        jnp.mean(ent), jnp.mean(rs), jnp.min(rs), jnp.max(rs),
-        jnp.mean(below | above), jnp.mean(below & (adv < 0)), jnp.mean(above & (adv > 0)),
-        jnp.zeros((), lpn.dtype), jnp.mean(-ds), jnp.mean(0.5 * ds * ds), jnp.mean((rs - 1.0) - ds),
-    ])  # fmt: skip
+    stats = jnp.stack(
+        [
+            jnp.mean(ent),
+            jnp.mean(rs),
+            jnp.min(rs),
+            jnp.max(rs),
+            jnp.mean(below | above),
+            jnp.mean(below & (adv < 0)),
+            jnp.mean(above & (adv > 0)),
+            jnp.zeros((), lpn.dtype),
+            jnp.mean(-ds),
+            jnp.mean(0.5 * ds * ds),
+            jnp.mean((rs - 1.0) - ds),
+        ]
+    )
     return loss, stats
 
 
@@ -91,8 +101,10 @@ def main(argv=None):
     variants = {"plain jnp": plain_loss, "adapter jnp": adapter_loss("jnp")}
     if ppobr_jax.ffi_available():
         variants["adapter ffi"] = adapter_loss("ffi")
-    print(f"jax {jax.__version__}, {jax.devices()[0].platform}, {os.cpu_count()} CPUs, {dtype}; "
-          f"ffi path: {'yes' if 'adapter ffi' in variants else 'not built'}")  # fmt: skip
+    print(
+        f"jax {jax.__version__}, {jax.devices()[0].platform}, {os.cpu_count()} CPUs, {dtype}; "
+        f"ffi path: {'yes' if 'adapter ffi' in variants else 'not built'}"
+    )
     header = f"{'N':>10} " + " ".join(f"{k + ' (ns/el)':>20}" for k in variants)
     if "adapter ffi" in variants:
         header += f" {'ffi vs plain':>13}"

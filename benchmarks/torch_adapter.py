@@ -115,16 +115,25 @@ def bench_cuda(sizes, eps=0.2):
         lpn, lpo, adv, ent = make(n, device=dev)
         eps_t = torch.tensor(eps, device=dev)
         x = lpn.clone().requires_grad_(True)
+
         def comp_step(x, lpo, adv, ent, eps_t):
             out = compiled(x, lpo, adv, ent, eps_t)
             out[0].backward()
             return out
 
-        t = time_calls({"adapter": adapter_step, "compiled": comp_step}, x, (lpo, adv, ent, eps_t), sync=sync)
+        t = time_calls(
+            {"adapter": adapter_step, "compiled": comp_step}, x, (lpo, adv, ent, eps_t), sync=sync
+        )
         t_min = time_calls({"eager-min": eager_min_step}, x, (lpo, adv, ent, eps), sync=sync)
         t_adapter, t_comp, t_eager_min = t["adapter"][0], t["compiled"][0], t_min["eager-min"][0]
-        rows.append(dict(n=n, adapter_us=t_adapter * 1e6, eager_min_us=t_eager_min * 1e6,
-                         compiled_us=t_comp * 1e6))  # fmt: skip
+        rows.append(
+            dict(
+                n=n,
+                adapter_us=t_adapter * 1e6,
+                eager_min_us=t_eager_min * 1e6,
+                compiled_us=t_comp * 1e6,
+            )
+        )
     return rows
 
 
@@ -159,128 +168,37 @@ def count_cuda_syncs(n=4096, minibatches=8):
     return 0
 
 
-# ---------------------------------------------------------------------------------------------
-# PPO-BR's overhead per PPO iteration, side by side in one process.
-
-
-def ppo_iteration_overhead(rounds=30, num_envs=4, num_steps=128, minibatches=4, epochs=4, seed=0):
-    """CleanRL's CartPole iteration minus the environment: the update phase (4 epochs x 4
-    minibatches of 128, a 2x64 MLP actor and critic, Adam, grad clipping) plus the
-    per-step bookkeeping. "plain" is CleanRL's fixed-ε loss (its clip fraction logged per
-    minibatch with .item()); "ppobr" adds what examples/cleanrl_ppo_torch.py adds: the per-step
-    entropy store, EpsilonController(PPOBRController).update once per iteration, the adapter loss
-    and a StatsAccumulator read once. The two run in alternation (same machine state), each on
-    its own copy of the same agent; the environment steps, identical in both, are left out, so
-    the overhead is relative to the update phase alone (an upper bound on the share of a whole
-    iteration)."""
-    import copy
-    import math
-
-    import ppobr_core
-
-    torch.set_num_threads(1)
-    g = torch.Generator().manual_seed(seed)
-    batch = num_envs * num_steps
-    mb = batch // minibatches
-
-    def mlp(out, std):
-        net = torch.nn.Sequential(torch.nn.Linear(4, 64), torch.nn.Tanh(), torch.nn.Linear(64, 64),
-                                  torch.nn.Tanh(), torch.nn.Linear(64, out))  # fmt: skip
-        torch.nn.init.orthogonal_(net[-1].weight, std)
-        return net
-
-    torch.manual_seed(seed)
-    base = torch.nn.ModuleDict({"actor": mlp(2, 0.01), "critic": mlp(1, 1.0)})
-    obs = torch.randn(batch, 4, generator=g)
-    act = torch.randint(0, 2, (batch,), generator=g)
-    with torch.no_grad():
-        old = torch.distributions.Categorical(logits=base["actor"](obs)).log_prob(act)
-        values = base["critic"](obs).view(-1)
-    adv = torch.randn(batch, generator=g)
-    rets = values + adv
-    step_entropy = torch.rand(num_envs, generator=g)
-
-    def update(agent, opt, use_ppobr, ctl):
-        entropies = torch.zeros(num_steps, num_envs)
-        eps = 0.2
-        if use_ppobr:
-            for step in range(num_steps):  # the rollout's extra store
-                entropies[step] = step_entropy
-            eps = ctl.update(entropies, [float(100 + torch.rand(1, generator=g))])
-            stats = pt.StatsAccumulator()
-        clipfracs, kls = [], []
-        inds = torch.randperm(batch, generator=g)
-        for _ in range(epochs):
-            for start in range(0, batch, mb):
-                i = inds[start : start + mb]
-                dist = torch.distributions.Categorical(logits=agent["actor"](obs[i]))
-                newlogprob, entropy = dist.log_prob(act[i]), dist.entropy()
-                newvalue = agent["critic"](obs[i]).view(-1)
-                a = adv[i]
-                a = (a - a.mean()) / (a.std() + 1e-8)
-                if use_ppobr:
-                    out = pt.clipped_surrogate_loss(newlogprob, old[i], a, eps)
-                    pg_loss = out.loss
-                    stats.add(out)
-                else:
-                    logratio = newlogprob - old[i]
-                    ratio = logratio.exp()
-                    with torch.no_grad():
-                        kls.append(((ratio - 1) - logratio).mean())  # CleanRL computes it
-                        clipfracs.append(((ratio - 1.0).abs() > eps).float().mean().item())
-                    pg_loss = torch.max(-a * ratio, -a * torch.clamp(ratio, 1 - eps, 1 + eps)).mean()
-                v_unclipped = (newvalue - rets[i]) ** 2
-                v_clipped = values[i] + torch.clamp(newvalue - values[i], -0.2, 0.2)
-                v_loss = 0.5 * torch.max(v_unclipped, (v_clipped - rets[i]) ** 2).mean()
-                loss = pg_loss - 0.01 * entropy.mean() + 0.5 * v_loss
-                opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(agent.parameters(), 0.5)
-                opt.step()
-        if use_ppobr:
-            stats.compute()
-
-    agents = {k: copy.deepcopy(base) for k in ("plain", "ppobr")}
-    opts = {k: torch.optim.Adam(a.parameters(), lr=2.5e-4, eps=1e-5) for k, a in agents.items()}
-    ctl = pt.EpsilonController(ppobr_core.PPOBRController(entropy_ref=math.log(2)))
-    times = {"plain": [], "ppobr": []}
-    for r in range(rounds + 2):
-        order = ("plain", "ppobr") if r % 2 == 0 else ("ppobr", "plain")
-        for k in order:
-            t0 = time.perf_counter()
-            update(agents[k], opts[k], k == "ppobr", ctl)
-            if r >= 2:  # warm-up rounds
-                times[k].append(time.perf_counter() - t0)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    # paired: each round's two runs are adjacent in time, so their ratio cancels slow drifts of a
-    # shared machine's load; the median of the ratios is the estimate
-    paired = statistics.median(b / a for a, b in zip(times["plain"], times["ppobr"])) - 1
-    return {"rounds": rounds, "plain_s_median": med["plain"], "ppobr_s_median": med["ppobr"],
-            "overhead_paired_median": paired, "overhead_of_medians": med["ppobr"] / med["plain"] - 1,
-            "overhead_of_best": min(times["ppobr"]) / min(times["plain"]) - 1}  # fmt: skip
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", type=str, default="1000,10000,100000,1000000")
     ap.add_argument("--json", type=str, default=None)
     ap.add_argument("--no-cuda", action="store_true")
-    ap.add_argument("--ppo-rounds", type=int, default=30, help="rounds of the PPO-iteration A/B (0: skip)")
     args = ap.parse_args()
     sizes = [int(float(s)) for s in args.sizes.split(",")]
-    result = {"torch": torch.__version__, "machine": platform.processor() or platform.machine(),
-              "cpu": bench_cpu(sizes)}  # fmt: skip
-    print(f"CPU, float32, 1 thread (torch {torch.__version__}); per call: loss + statistics + backward;")
+    result = {
+        "torch": torch.__version__,
+        "machine": platform.processor() or platform.machine(),
+        "cpu": bench_cpu(sizes),
+    }
+    print(
+        f"CPU, float32, 1 thread (torch {torch.__version__}); per call: loss + statistics + backward;"
+    )
     print("median of interleaved rounds (best round in brackets), µs")
-    print("| N | adapter | eager, same loss + stats | eager, CleanRL loss | adapter vs eager | adapter vs CleanRL |")
+    print(
+        "| N | adapter | eager, same loss + stats | eager, CleanRL loss | adapter vs eager | adapter vs CleanRL |"
+    )
     print("|---:|---:|---:|---:|---:|---:|")
     ok = True
     for r in result["cpu"]:
-        print(f"| {r['n']:.0e} | {r['adapter_us']:.1f} ({r['adapter_best_us']:.1f}) "
-              f"| {r['eager_us']:.1f} ({r['eager_best_us']:.1f}) "
-              f"| {r['eager-min_us']:.1f} ({r['eager-min_best_us']:.1f}) "
-              f"| {r['speedup_vs_eager']:.2f}× ({r['speedup_vs_eager_best']:.2f}×) "
-              f"| {r['speedup_vs_eager-min']:.2f}× ({r['speedup_vs_eager-min_best']:.2f}×) |")  # fmt: skip
+        print(
+            f"| {r['n']:.0e} | {r['adapter_us']:.1f} ({r['adapter_best_us']:.1f}) "
+            f"| {r['eager_us']:.1f} ({r['eager_best_us']:.1f}) "
+            f"| {r['eager-min_us']:.1f} ({r['eager-min_best_us']:.1f}) "
+            f"| {r['speedup_vs_eager']:.2f}× ({r['speedup_vs_eager_best']:.2f}×) "
+            f"| {r['speedup_vs_eager-min']:.2f}× ({r['speedup_vs_eager-min_best']:.2f}×) |"
+        )
         need = 3.0 if r["n"] <= 10_000 else 1.0
         ok &= r["speedup_vs_eager"] >= need
     print(f"bar on medians (≥3× eager at N ≤ 1e4, never slower): {'met' if ok else 'NOT met'}")
@@ -291,15 +209,10 @@ def main():
         print("| N | adapter = torch path (µs) | eager CleanRL (µs) | torch.compile (µs) |")
         print("|---:|---:|---:|---:|")
         for r in result["cuda"]:
-            print(f"| {r['n']:.0e} | {r['adapter_us']:.1f} | {r['eager_min_us']:.1f} | {r['compiled_us']:.1f} |")
+            print(
+                f"| {r['n']:.0e} | {r['adapter_us']:.1f} | {r['eager_min_us']:.1f} | {r['compiled_us']:.1f} |"
+            )
         print(f"host-device syncs per minibatch: {result['cuda_syncs_per_minibatch']}")
-    if args.ppo_rounds:
-        o = result["ppo_iteration"] = ppo_iteration_overhead(args.ppo_rounds)
-        print(f"\nPPO iteration (CleanRL CartPole update phase, 1 thread), {o['rounds']} alternating rounds:")
-        print(f"plain {o['plain_s_median'] * 1e3:.1f} ms, PPO-BR {o['ppobr_s_median'] * 1e3:.1f} ms (medians); "
-              f"PPO-BR overhead {100 * o['overhead_paired_median']:+.2f}% (median of paired rounds), "
-              f"{100 * o['overhead_of_medians']:+.2f}% (ratio of medians), "
-              f"{100 * o['overhead_of_best']:+.2f}% (ratio of best rounds)")  # fmt: skip
     result["bar_met"] = bool(ok)
     if args.json:
         with open(args.json, "w") as f:
