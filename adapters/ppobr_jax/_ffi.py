@@ -29,8 +29,17 @@ import jax
 import jax.numpy as jnp
 
 from ppobr_jax.collectives import allreduce_max, allreduce_min, allreduce_sum
-from ppobr_jax.surrogate import (AGGREGATIONS, NUM_STATS, RATIO_MAX, RATIO_MIN, SurrogateOutput,
-                                 SurrogateStats, jnp_surrogate, stats_dtype)  # fmt: skip
+from ppobr_jax.surrogate import (
+    AGGREGATIONS,
+    NUM_STATS,
+    RATIO_MAX,
+    RATIO_MIN,
+    SurrogateOutput,
+    SurrogateStats,
+    jnp_surrogate,
+    segment_count,
+    stats_dtype,
+)
 
 _TARGET = "ppobr_clipped_surrogate"
 _state = {"loaded": False, "error": None}
@@ -83,15 +92,33 @@ def usable(x) -> bool:
 
 def unavailable_reason(x) -> str:
     if not available():
-        return ("ppobr_core._jax_ffi is not available (" + str(_state["error"]) + "); it is built "
-                "when jax's FFI headers are found at build time (see cpp/ffi/CMakeLists.txt)")  # fmt: skip
+        return (
+            "ppobr_core._jax_ffi is not available (" + str(_state["error"]) + "); it is built "
+            "when jax's FFI headers are found at build time (see cpp/ffi/CMakeLists.txt)"
+        )
     if x.dtype not in (jnp.float32, jnp.float64):
         return f"the kernel takes float32 or float64, got {x.dtype}"
     return "the FFI kernel runs on the CPU only"
 
 
-def _kernel(lpn, lpo, adv, ent, mask, seg, lo, hi, dual, *, aggregation, has_entropy, has_mask,
-            has_segments, num_segments, num_threads):  # fmt: skip
+def _kernel(
+    lpn,
+    lpo,
+    adv,
+    ent,
+    mask,
+    seg,
+    lo,
+    hi,
+    dual,
+    *,
+    aggregation,
+    has_entropy,
+    has_mask,
+    has_segments,
+    num_segments,
+    num_threads,
+):
     T = lpn.dtype
     S = stats_dtype()
     out_types = (
@@ -101,10 +128,23 @@ def _kernel(lpn, lpo, adv, ent, mask, seg, lo, hi, dual, *, aggregation, has_ent
         jax.ShapeDtypeStruct((NUM_STATS,), S),
     )
     call = jax.ffi.ffi_call(_TARGET, out_types, vmap_method="sequential")
-    return call(lpn, lpo, adv, ent, mask, seg, lo, hi, dual,
-                aggregation=np.int32(aggregation), has_entropy=np.int32(has_entropy),
-                has_mask=np.int32(has_mask), has_segments=np.int32(has_segments),
-                num_segments=np.int64(num_segments), num_threads=np.int32(num_threads))  # fmt: skip
+    return call(
+        lpn,
+        lpo,
+        adv,
+        ent,
+        mask,
+        seg,
+        lo,
+        hi,
+        dual,
+        aggregation=np.int32(aggregation),
+        has_entropy=np.int32(has_entropy),
+        has_mask=np.int32(has_mask),
+        has_segments=np.int32(has_segments),
+        num_segments=np.int64(num_segments),
+        num_threads=np.int32(num_threads),
+    )
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(9,))
@@ -114,8 +154,9 @@ def _fused(lpn, lpo, adv, ent, mask, seg, lo, hi, dual, static):
 
 
 def _fused_fwd(lpn, lpo, adv, ent, mask, seg, lo, hi, dual, static):
-    loss, grad, sums, counts = _kernel(lpn, lpo, adv, ent, mask, seg, lo, hi, dual,
-                                       **static._asdict())  # fmt: skip
+    loss, grad, sums, counts = _kernel(
+        lpn, lpo, adv, ent, mask, seg, lo, hi, dual, **static._asdict()
+    )
     return (loss, sums, counts), (grad, lpn, lpo, adv, ent, mask, seg, lo, hi, dual)
 
 
@@ -125,16 +166,34 @@ def _fused_bwd(static, res, cts):
     g = grad * ct.astype(grad.dtype)
 
     def loss_in_adv(a):
-        return jnp_surrogate(lpn, lpo, a, lo, hi, None if not static.has_dual else dual,
-                             None, mask if static.has_mask else None,
-                             seg if static.has_segments else None, static.num_segments or None,
-                             AGGREGATIONS[static.aggregation]).loss  # fmt: skip
+        return jnp_surrogate(
+            lpn,
+            lpo,
+            a,
+            lo,
+            hi,
+            None if not static.has_dual else dual,
+            None,
+            mask if static.has_mask else None,
+            seg if static.has_segments else None,
+            static.num_segments or None,
+            AGGREGATIONS[static.aggregation],
+        ).loss
 
     _, vjp_a = jax.vjp(loss_in_adv, adv)
     (ga,) = vjp_a(ct)
     zeros = lambda x: jnp.zeros_like(x) if jnp.issubdtype(x.dtype, jnp.floating) else None  # noqa: E731
-    return (g, -g, ga, zeros(ent), zeros(mask), None, jnp.zeros_like(lo), jnp.zeros_like(hi),
-            jnp.zeros_like(dual))  # fmt: skip
+    return (
+        g,
+        -g,
+        ga,
+        zeros(ent),
+        zeros(mask),
+        None,
+        jnp.zeros_like(lo),
+        jnp.zeros_like(hi),
+        jnp.zeros_like(dual),
+    )
 
 
 _fused.defvjp(_fused_fwd, _fused_bwd)
@@ -143,8 +202,15 @@ _fused.defvjp(_fused_fwd, _fused_bwd)
 class _Static(tuple):
     """Hashable static options (a NamedTuple-like tuple with _asdict for the kernel call)."""
 
-    _fields = ("aggregation", "has_entropy", "has_mask", "has_segments", "num_segments",
-               "num_threads", "has_dual")  # fmt: skip
+    _fields = (
+        "aggregation",
+        "has_entropy",
+        "has_mask",
+        "has_segments",
+        "num_segments",
+        "num_threads",
+        "has_dual",
+    )
 
     def __new__(cls, *vals):
         return tuple.__new__(cls, vals)
@@ -161,24 +227,33 @@ class _Static(tuple):
         return d
 
 
-def ffi_surrogate(logp_new, logp_old, advantages, eps_low, eps_high, dual_clip, entropy, mask,
-                  segment_ids, num_segments, aggregation, axis_name, num_threads=0) -> SurrogateOutput:  # fmt: skip
+def ffi_surrogate(
+    logp_new,
+    logp_old,
+    advantages,
+    eps_low,
+    eps_high,
+    dual_clip,
+    entropy,
+    mask,
+    segment_ids,
+    num_segments,
+    aggregation,
+    axis_name,
+    num_threads=0,
+) -> SurrogateOutput:
     T = logp_new.dtype
     dummy = jnp.zeros((1,), T)
     has_entropy = entropy is not None
     has_mask = mask is not None
     has_segments = segment_ids is not None
     if has_segments:
-        if num_segments is None:
-            try:
-                num_segments = int(np.max(np.asarray(segment_ids))) + 1
-            except Exception as e:
-                raise ValueError("num_segments: needed when segment_ids is traced (under jit); "
-                                 "pass num_segments = max id + 1") from e  # fmt: skip
+        num_segments = segment_count(segment_ids, num_segments)
         seg = jnp.asarray(segment_ids).astype(jnp.int64 if jax.config.jax_enable_x64 else jnp.int32)
         if seg.dtype != jnp.int64:
-            raise TypeError("segment_ids with impl='ffi' need int64 (enable jax_enable_x64) or use "
-                            "impl='jnp'")  # fmt: skip
+            raise TypeError(
+                "segment_ids: impl='ffi' needs int64 ids (enable jax_enable_x64) or use impl='jnp'"
+            )
     else:
         seg = jnp.zeros((1,), jnp.int64 if jax.config.jax_enable_x64 else jnp.int32)
     ent = entropy.astype(T) if has_entropy else dummy
@@ -186,9 +261,15 @@ def ffi_surrogate(logp_new, logp_old, advantages, eps_low, eps_high, dual_clip, 
     lo = jnp.asarray(eps_low, T)
     hi = jnp.asarray(eps_high, T)
     dual = jnp.asarray(0.0 if dual_clip is None else dual_clip, T)
-    static = _Static(AGGREGATIONS.index(aggregation), int(has_entropy), int(has_mask),
-                     int(has_segments), int(num_segments or 0), int(num_threads),
-                     dual_clip is not None)  # fmt: skip
+    static = _Static(
+        AGGREGATIONS.index(aggregation),
+        int(has_entropy),
+        int(has_mask),
+        int(has_segments),
+        int(num_segments or 0),
+        int(num_threads),
+        dual_clip is not None,
+    )
     loss, sums, counts = _fused(logp_new, logp_old, advantages, ent, msk, seg, lo, hi, dual, static)
     sums = jax.lax.stop_gradient(sums)
     counts = jax.lax.stop_gradient(counts)

@@ -3,8 +3,8 @@
 Every controller is a frozen config (a NamedTuple of Python numbers, validated when built) and
 two pure functions::
 
-    state = init(config)                                  # a NamedTuple pytree of arrays
-    eps, state = update(config, state, entropy, episode_returns, returns_mask, kl=..., axis_name=...)
+    state = init(config)  # a NamedTuple pytree of arrays
+    eps, state = update(config, state, entropy, episode_returns, returns_mask, kl=kl)
 
 or, with the config bound (like an ``optax.GradientTransformation``)::
 
@@ -24,14 +24,19 @@ float32. See README.md in this folder for the one difference in tanh.
 
 Inputs of ``update``:
 
-- ``entropy``: the rollout's mean policy entropy, a scalar, or a :class:`Mean` (sum, count) pair
+- ``entropy``: the rollout's mean policy entropy (a number), the per-step entropies (a 1-D
+  array, at least one; their arithmetic mean is used), or a :class:`Mean` (sum, count) pair
   (then the mean is sum / count, and with ``axis_name`` the sums and counts of all devices are
-  added first). None or a non-finite value rejects the update as in the core.
+  added first). None or a non-finite mean rejects the update as in the core (docs/SPEC.md,
+  rule R4).
 - ``episode_returns``: returns of the episodes that finished in the rollout, any shape
   (flattened in row-major order = the order they enter the window), with ``returns_mask``
   (same shape, bool) marking which entries are real. With ``axis_name`` the returns of all
   devices are gathered (in device order) so every device inserts the same returns.
-- ``kl`` (KL-adaptive only): the measured KL, scalar or :class:`Mean`.
+- ``kl`` (KL-adaptive only): the measured KL, in the same forms as the entropy.
+
+The configs are checked when built (and again by init / update, for a NamedTuple built
+directly) with the core's rules and messages: see _input_rules.py.
 
 Where the core raises (the PPO-BR reference entropy is the first entropy seen and it is not
 above ``entropy_floor``), a jitted function cannot: the update is rejected instead (epsilon and
@@ -40,7 +45,7 @@ state unchanged) and counted in ``state.rejected_entropy_ref``. Give ``entropy_r
 
 from __future__ import annotations
 
-import math
+import functools
 from typing import Any, Callable, NamedTuple, Optional, Union
 
 import numpy as np
@@ -49,13 +54,12 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ppobr_jax._errors import InvalidArgumentError
+from ppobr_jax import _input_rules as rules
 from ppobr_jax._ieee import div, mul, tanh
 from ppobr_jax.collectives import Mean, all_gather_flat, global_mean
 
 Array = Any
 
-_MAX_WINDOW = 1_000_000
 _UNROLL_WINDOW = 64  # sums over a window up to this size are unrolled; larger ones loop
 
 
@@ -71,20 +75,6 @@ def _fdtype(dtype):
     if dt == jnp.float64 and not jax.config.jax_enable_x64:
         raise TypeError("dtype: float64 needs jax.config.update('jax_enable_x64', True)")
     return dt
-
-
-def _fail(field: str, message: str):
-    raise InvalidArgumentError(f"{field}: {message}", field)
-
-
-def _finite_number(value, field: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        _fail(field, f"expected a real number, got {type(value).__name__}")
-    if not math.isfinite(v):
-        _fail(field, f"must be finite, got {v!r}")
-    return v
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,11 +96,15 @@ class PPOBRConfig(NamedTuple):
 
     @property
     def eps_min_effective(self) -> float:
-        return self.eps0 * (1.0 - self.lambda2) if self.eps_min is None else self.eps_min
+        return rules.ppobr_eps_bounds(
+            self.eps0, self.lambda1, self.lambda2, self.eps_min, self.eps_max
+        )[0]
 
     @property
     def eps_max_effective(self) -> float:
-        return self.eps0 * (1.0 + self.lambda1) if self.eps_max is None else self.eps_max
+        return rules.ppobr_eps_bounds(
+            self.eps0, self.lambda1, self.lambda2, self.eps_min, self.eps_max
+        )[1]
 
 
 class PPOBRState(NamedTuple):
@@ -140,9 +134,9 @@ class ConstantState(NamedTuple):
 
 
 class LinearDecayConfig(NamedTuple):
-    eps_start: float = 0.2
-    eps_end: float = 0.0
-    total_updates: int = 1
+    eps_start: float
+    eps_end: float
+    total_updates: int
 
 
 class LinearDecayState(NamedTuple):
@@ -170,101 +164,70 @@ Config = Union[PPOBRConfig, ConstantConfig, LinearDecayConfig, KLAdaptiveConfig]
 State = Union[PPOBRState, ConstantState, LinearDecayState, KLAdaptiveState]
 
 
-def ppobr_config(eps0=0.2, lambda1=0.5, lambda2=0.3, window=10, psi_mode="plateau",
-                 entropy_ref=None, entropy_floor=0.0, eps_min=None, eps_max=None) -> PPOBRConfig:  # fmt: skip
-    """A validated :class:`PPOBRConfig` (the core's validate(): same fields, same rules)."""
-    eps0 = _finite_number(eps0, "eps0")
-    if eps0 <= 0.0:
-        _fail("eps0", f"must be finite and > 0, got {eps0!r}")
-    lambda1 = _finite_number(lambda1, "lambda1")
-    if lambda1 < 0.0:
-        _fail("lambda1", f"must be finite and >= 0, got {lambda1!r}")
-    lambda2 = _finite_number(lambda2, "lambda2")
-    if lambda2 < 0.0:
-        _fail("lambda2", f"must be finite and >= 0, got {lambda2!r}")
-    if isinstance(window, bool) or int(window) != window:
-        _fail("window", f"expected an integer, got {window!r}")
-    window = int(window)
-    if window < 2:
-        _fail("window", f"the reward window must hold at least 2 returns, got {window}")
-    if window > _MAX_WINDOW:
-        _fail("window", f"the reward window may hold at most {_MAX_WINDOW} returns, got {window}")
-    if psi_mode not in ("plateau", "progress"):
-        _fail("psi_mode", f"unknown psi_mode {psi_mode!r}; expected 'plateau' (psi = 1 - tanh|z|) or "
-                          "'progress' (psi = clip(z, 0, 1))")  # fmt: skip
-    entropy_floor = _finite_number(entropy_floor, "entropy_floor")
-    if entropy_ref is not None:
-        entropy_ref = _finite_number(entropy_ref, "entropy_ref")
-        if not entropy_ref > entropy_floor:
-            _fail("entropy_ref", f"entropy_ref ({entropy_ref!r}) must be greater than entropy_floor "
-                                 f"({entropy_floor!r})")  # fmt: skip
-    if eps_min is not None:
-        eps_min = _finite_number(eps_min, "eps_min")
-        if eps_min < 0.0:
-            _fail("eps_min", f"must be finite and >= 0, got {eps_min!r}")
-    if eps_max is not None:
-        eps_max = _finite_number(eps_max, "eps_max")
-        if eps_max <= 0.0:
-            _fail("eps_max", f"must be finite and > 0, got {eps_max!r}")
-    cfg = PPOBRConfig(eps0, lambda1, lambda2, window, psi_mode, entropy_ref, entropy_floor,
-                      eps_min, eps_max)  # fmt: skip
-    lo, hi = cfg.eps_min_effective, cfg.eps_max_effective
-    if not lo >= 0.0:
-        _fail("eps_min", f"the default eps_min = eps0 * (1 - lambda2) = {lo!r} is negative "
-                         "(lambda2 > 1); set eps_min explicitly (>= 0)")  # fmt: skip
-    if not math.isfinite(hi):
-        _fail("eps_max", "the default eps_max = eps0 * (1 + lambda1) overflows; set eps_max explicitly")
-    if lo > hi:
-        _fail("eps_min", f"eps_min ({lo!r}) must be <= eps_max ({hi!r})")
-    return cfg
+def ppobr_config(
+    eps0=0.2,
+    lambda1=0.5,
+    lambda2=0.3,
+    window=10,
+    psi_mode="plateau",
+    entropy_ref=None,
+    entropy_floor=0.0,
+    eps_min=None,
+    eps_max=None,
+) -> PPOBRConfig:
+    """A validated :class:`PPOBRConfig`: the core's validate(), same fields, rules and messages."""
+    return PPOBRConfig(
+        *rules.ppobr_values(
+            eps0, lambda1, lambda2, window, psi_mode, entropy_ref, entropy_floor, eps_min, eps_max
+        )
+    )
 
 
 def constant_config(eps=0.2) -> ConstantConfig:
-    eps = _finite_number(eps, "eps")
-    if eps <= 0.0:
-        _fail("eps", f"must be finite and > 0, got {eps!r}")
-    return ConstantConfig(eps)
+    """A validated :class:`ConstantConfig` (eps >= 0; ε = 0 is a valid clip range)."""
+    return ConstantConfig(*rules.constant_values(eps))
 
 
-def linear_decay_config(eps_start=0.2, eps_end=0.0, total_updates=1) -> LinearDecayConfig:
-    eps_start = _finite_number(eps_start, "eps_start")
-    if eps_start <= 0.0:
-        _fail("eps_start", f"must be finite and > 0, got {eps_start!r}")
-    eps_end = _finite_number(eps_end, "eps_end")
-    if eps_end < 0.0:
-        _fail("eps_end", f"must be finite and >= 0, got {eps_end!r}")
-    if isinstance(total_updates, bool) or int(total_updates) != total_updates or total_updates < 1:
-        _fail("total_updates", f"must be an integer >= 1, got {total_updates!r}")
-    if total_updates >= 2**31:
-        _fail("total_updates", f"must be < 2**31, got {total_updates!r}")
-    return LinearDecayConfig(eps_start, eps_end, int(total_updates))
+def linear_decay_config(eps_start=0.2, eps_end=0.0, total_updates=None) -> LinearDecayConfig:
+    """A validated :class:`LinearDecayConfig` (eps_start, eps_end >= 0; total_updates required)."""
+    return LinearDecayConfig(*rules.linear_decay_values(eps_start, eps_end, total_updates))
 
 
-def kl_adaptive_config(eps0=0.2, kl_target=0.01, tolerance=1.5, rate=1.5, eps_min=0.02,
-                       eps_max=0.5) -> KLAdaptiveConfig:  # fmt: skip
-    eps0 = _finite_number(eps0, "eps0")
-    if eps0 <= 0.0:
-        _fail("eps0", f"must be finite and > 0, got {eps0!r}")
-    kl_target = _finite_number(kl_target, "kl_target")
-    if kl_target <= 0.0:
-        _fail("kl_target", f"must be finite and > 0, got {kl_target!r}")
-    tolerance = _finite_number(tolerance, "tolerance")
-    if tolerance <= 1.0:
-        _fail("tolerance", f"must be finite and > 1, got {tolerance!r}")
-    rate = _finite_number(rate, "rate")
-    if rate <= 1.0:
-        _fail("rate", f"must be finite and > 1, got {rate!r}")
-    eps_min = _finite_number(eps_min, "eps_min")
-    if eps_min <= 0.0:
-        _fail("eps_min", f"must be finite and > 0, got {eps_min!r}")
-    eps_max = _finite_number(eps_max, "eps_max")
-    if eps_max <= 0.0:
-        _fail("eps_max", f"must be finite and > 0, got {eps_max!r}")
-    if eps_min > eps_max:
-        _fail("eps_min", f"eps_min ({eps_min!r}) must be <= eps_max ({eps_max!r})")
-    if eps0 < eps_min or eps0 > eps_max:
-        _fail("eps0", f"eps0 ({eps0!r}) must lie in [eps_min, eps_max] = [{eps_min!r}, {eps_max!r}]")
-    return KLAdaptiveConfig(eps0, kl_target, tolerance, rate, eps_min, eps_max)
+def kl_adaptive_config(
+    eps0=0.2, kl_target=0.01, tolerance=1.5, rate=1.5, eps_min=0.02, eps_max=0.5
+) -> KLAdaptiveConfig:
+    """A validated :class:`KLAdaptiveConfig` (eps0 > 0 and eps_min > 0: ε is scaled by rate)."""
+    return KLAdaptiveConfig(
+        *rules.kl_adaptive_values(eps0, kl_target, tolerance, rate, eps_min, eps_max)
+    )
+
+
+_BUILDERS = {
+    PPOBRConfig: ppobr_config,
+    ConstantConfig: constant_config,
+    LinearDecayConfig: linear_decay_config,
+    KLAdaptiveConfig: kl_adaptive_config,
+}
+
+
+def _validated(config: Config) -> Config:
+    """The config checked as its constructor checks it (the core validates on every init and
+    update too; a NamedTuple may have been built directly). Hashable configs are checked once."""
+    build = _BUILDERS.get(type(config))
+    if build is None:
+        raise TypeError(
+            f"config: expected a ppobr_jax controller config, got {type(config).__name__}"
+        )
+    try:
+        hash(config)
+    except TypeError:  # a field holds an array: check it every time
+        return build(*config)
+    return _validated_cached(config)
+
+
+@functools.lru_cache(maxsize=256)
+def _validated_cached(config: Config) -> Config:
+    return _BUILDERS[type(config)](*config)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,7 +235,11 @@ def kl_adaptive_config(eps0=0.2, kl_target=0.01, tolerance=1.5, rate=1.5, eps_mi
 
 
 def init(config: Config, dtype=None) -> State:
-    """The initial state of any controller (float dtype: float64 with x64 enabled, else float32)."""
+    """The initial state of any controller (float dtype: float64 with x64 enabled, else float32).
+
+    The config is checked as its constructor checks it (for a NamedTuple built directly).
+    """
+    config = _validated(config)
     dt = _fdtype(dtype)
     i32 = jnp.int32
     zero_i = jnp.zeros((), i32)
@@ -320,17 +287,20 @@ def _clip(x, lo, hi):
     return jnp.minimum(jnp.maximum(x, lo), hi)
 
 
-def _scalar_signal(value, dt, axis_name, what: str):
-    """A scalar mean from a float or a Mean pair (reduced over axis_name if given). None -> NaN."""
+def _scalar_signal(value, dt, axis_name):
+    """The mean a controller uses, from a number, a 1-D array of per-step values (their
+    arithmetic mean) or a Mean pair; None -> NaN (the update is rejected).
+
+    With axis_name: a Mean pair or a per-step array adds its sums and counts over the axis (every
+    step weighs equally); a number is one device's mean, and every device weighs equally.
+    """
     if value is None:
         return jnp.asarray(np.nan, dt)
     if isinstance(value, Mean):
         return global_mean(value, axis_name, dt)
-    v = jnp.asarray(value)
-    if v.ndim != 0:
-        raise ValueError(f"{what}: expected a scalar (the rollout's mean) or a Mean(sum, count), got "
-                         f"shape {v.shape}")  # fmt: skip
-    v = v.astype(dt)
+    v = jnp.asarray(value).astype(dt)
+    if v.ndim == 1:  # per-step values (at least one: checked by update())
+        return global_mean(Mean(jnp.sum(v), jnp.asarray(v.shape[0], dt)), axis_name, dt)
     if axis_name is not None:
         # every device weighs equally: the mean of the devices' means, summed in device order
         return global_mean(Mean(v, jnp.ones((), dt)), axis_name, dt)
@@ -391,7 +361,7 @@ def _update_ppobr(c: PPOBRConfig, s: PPOBRState, entropy, episode_returns, retur
     i32 = jnp.int32
     f = lambda v: jnp.asarray(v, dt)  # noqa: E731
 
-    H = _scalar_signal(entropy, dt, axis_name, "entropy")
+    H = _scalar_signal(entropy, dt, axis_name)
     x, m = _returns_and_mask(episode_returns, returns_mask, dt, axis_name)
 
     # 1. entropy gate
@@ -486,11 +456,7 @@ def _update_linear(c: LinearDecayConfig, s: LinearDecayState):
 def _update_kl(c: KLAdaptiveConfig, s: KLAdaptiveState, kl, axis_name):
     dt = s.epsilon.dtype
     f = lambda v: jnp.asarray(v, dt)  # noqa: E731
-    if kl is None:
-        raise InvalidArgumentError(
-            "kl: the KL-adaptive controller needs the measured KL of the last policy update "
-            "(update(..., kl=...))", "kl")  # fmt: skip
-    klv = _scalar_signal(kl, dt, axis_name, "kl")
+    klv = _scalar_signal(kl, dt, axis_name)
     ok = jnp.isfinite(klv)
     eps = s.epsilon
     # constant thresholds, computed here in the state's dtype (NumPy scalars: IEEE, as the core)
@@ -525,34 +491,60 @@ def _update_impl(config, state, entropy, episode_returns, returns_mask, kl, axis
 _update_jit = jax.jit(_update_impl, static_argnames=("config", "axis_name"))
 
 
-def update(config: Config, state: State, entropy=None, episode_returns=None, returns_mask=None, *,
-           kl=None, axis_name=None):  # fmt: skip
+def _signal(value, argument: str):
+    """A Mean pair as it is; a number or a per-step array checked (rule R4) and as an array."""
+    if value is None or isinstance(value, Mean):
+        return value
+    return rules.update_signal(value, argument)
+
+
+def update(
+    config: Config,
+    state: State,
+    entropy=None,
+    episode_returns=None,
+    returns_mask=None,
+    *,
+    kl=None,
+    axis_name=None,
+):
     """One controller update (once per rollout, before the update epochs): returns (eps, state).
 
     ``entropy``, ``episode_returns`` / ``returns_mask`` feed PPO-BR, ``kl`` the KL-adaptive
     controller; the other inputs are ignored (as the core's controllers ignore them).
+    ``entropy`` (and ``kl``) is a number, a 1-D array of per-step values whose arithmetic mean
+    is used (an empty one raises), or a :class:`Mean` pair (docs/SPEC.md, rule R4).
     ``axis_name``: reduce the inputs over that mapped axis (pmap / shard_map / vmap with an
     axis name) so that every member computes the same epsilon: entropy and kl (as Mean pairs)
     by summing sums and counts in axis order, episode returns by gathering them in axis order.
+    The config is checked as the core checks it on every update (once per config: cached).
     """
+    config = _validated(config)
+    entropy = _signal(entropy, "entropy")
+    kl = _signal(kl, "kl")
     if isinstance(config, PPOBRConfig):
         if not isinstance(state, PPOBRState):
             raise TypeError("state: expected a PPOBRState (from init(config))")
         if state.returns.shape[-1] != config.window:
-            raise InvalidArgumentError(
-                f"state: the PPO-BR state holds a window of {state.returns.shape[-1]} returns, the "
-                f"config {config.window}; create it with init(config)", "state")  # fmt: skip
+            raise rules.invalid(
+                "state",
+                f"the PPO-BR state holds a window of {state.returns.shape[-1]} returns, the "
+                f"config {config.window}; create it with init(config)",
+            )
         if episode_returns is not None and returns_mask is not None:
             if np.size(returns_mask) != np.size(episode_returns):
-                raise ValueError(f"returns_mask: has {np.size(returns_mask)} entries, "
-                                 f"episode_returns has {np.size(episode_returns)}")  # fmt: skip
+                raise rules.invalid(
+                    "returns_mask",
+                    f"has {np.size(returns_mask)} entries, episode_returns has "
+                    f"{np.size(episode_returns)}",
+                )
     elif isinstance(config, KLAdaptiveConfig):
         if kl is None:
-            raise InvalidArgumentError(
-                "kl: the KL-adaptive controller needs the measured KL of the last policy update "
-                "(update(..., kl=...))", "kl")  # fmt: skip
-    elif not isinstance(config, (ConstantConfig, LinearDecayConfig)):
-        raise TypeError(f"config: expected a ppobr_jax controller config, got {type(config).__name__}")
+            raise rules.invalid(
+                "kl",
+                "the KL-adaptive controller needs the measured KL of the last policy update "
+                "(Observation::kl)",
+            )
     return _update_jit(config, state, entropy, episode_returns, returns_mask, kl, axis_name)
 
 
@@ -576,8 +568,12 @@ def diagnostics(config: Config, state: State) -> dict:
     if isinstance(config, (ConstantConfig, LinearDecayConfig)):
         return {"epsilon": state.epsilon, "updates": state.updates.astype(f)}
     if isinstance(config, KLAdaptiveConfig):
-        return {"epsilon": state.epsilon, "updates": state.updates.astype(f), "kl": state.last_kl,
-                "rejected_kl": state.rejected_kl.astype(f)}  # fmt: skip
+        return {
+            "epsilon": state.epsilon,
+            "updates": state.updates.astype(f),
+            "kl": state.last_kl,
+            "rejected_kl": state.rejected_kl.astype(f),
+        }
     raise TypeError(f"config: expected a ppobr_jax controller config, got {type(config).__name__}")
 
 
@@ -601,10 +597,12 @@ def _bind(config: Config, name: str) -> EpsilonController:
     def init_fn(dtype=None):
         return init(config, dtype)
 
-    def update_fn(state, entropy=None, episode_returns=None, returns_mask=None, *, kl=None,
-                  axis_name=None):  # fmt: skip
-        return update(config, state, entropy, episode_returns, returns_mask, kl=kl,
-                      axis_name=axis_name)  # fmt: skip
+    def update_fn(
+        state, entropy=None, episode_returns=None, returns_mask=None, *, kl=None, axis_name=None
+    ):
+        return update(
+            config, state, entropy, episode_returns, returns_mask, kl=kl, axis_name=axis_name
+        )
 
     def diag_fn(state):
         return diagnostics(config, state)
@@ -612,24 +610,40 @@ def _bind(config: Config, name: str) -> EpsilonController:
     return EpsilonController(init_fn, update_fn, diag_fn, config, name)
 
 
-def ppobr(eps0=0.2, lambda1=0.5, lambda2=0.3, window=10, psi_mode="plateau", entropy_ref=None,
-          entropy_floor=0.0, eps_min=None, eps_max=None) -> EpsilonController:  # fmt: skip
-    """PPO-BR (SPEC.md's signals; the core's PPOBRController), config bound."""
-    return _bind(ppobr_config(eps0, lambda1, lambda2, window, psi_mode, entropy_ref, entropy_floor,
-                              eps_min, eps_max), "ppobr")  # fmt: skip
+def ppobr(
+    eps0=0.2,
+    lambda1=0.5,
+    lambda2=0.3,
+    window=10,
+    psi_mode="plateau",
+    entropy_ref=None,
+    entropy_floor=0.0,
+    eps_min=None,
+    eps_max=None,
+) -> EpsilonController:
+    """PPO-BR (docs/SPEC.md's signals; the core's PPOBRController), config bound."""
+    config = ppobr_config(
+        eps0, lambda1, lambda2, window, psi_mode, entropy_ref, entropy_floor, eps_min, eps_max
+    )
+    return _bind(config, "ppobr")
 
 
 def constant(eps=0.2) -> EpsilonController:
-    """Plain PPO: a fixed clip range."""
+    """Plain PPO: a fixed clip range (eps >= 0)."""
     return _bind(constant_config(eps), "constant")
 
 
-def linear_decay(eps_start=0.2, eps_end=0.0, *, total_updates) -> EpsilonController:
-    """eps_start + (eps_end - eps_start) * min(t, total_updates) / total_updates at update t."""
+def linear_decay(eps_start=0.2, eps_end=0.0, *, total_updates=None) -> EpsilonController:
+    """eps_start + (eps_end - eps_start) * min(t, total_updates) / total_updates at update t.
+
+    ``total_updates`` is required (TypeError "total_updates: is required" without it).
+    """
     return _bind(linear_decay_config(eps_start, eps_end, total_updates), "linear_decay")
 
 
-def kl_adaptive(eps0=0.2, kl_target=0.01, tolerance=1.5, rate=1.5, eps_min=0.02,
-                eps_max=0.5) -> EpsilonController:  # fmt: skip
+def kl_adaptive(
+    eps0=0.2, kl_target=0.01, tolerance=1.5, rate=1.5, eps_min=0.02, eps_max=0.5
+) -> EpsilonController:
     """KL-adaptive: eps /= rate above kl_target * tolerance, *= rate below kl_target / tolerance."""
-    return _bind(kl_adaptive_config(eps0, kl_target, tolerance, rate, eps_min, eps_max), "kl_adaptive")
+    config = kl_adaptive_config(eps0, kl_target, tolerance, rate, eps_min, eps_max)
+    return _bind(config, "kl_adaptive")

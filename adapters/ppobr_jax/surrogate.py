@@ -26,7 +26,7 @@ KL-adaptive controller) are the same on every device. The loss stays the device'
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ppobr_jax._errors import InvalidArgumentError
+from ppobr_jax import _input_rules as rules
 from ppobr_jax.collectives import Mean, allreduce_max, allreduce_min, allreduce_sum
 
 Array = Any
@@ -55,7 +55,7 @@ STAT_NAMES = (
 NUM_STATS = len(STAT_NAMES)
 _INDEX = {k: i for i, k in enumerate(STAT_NAMES)}
 RATIO_MIN, RATIO_MAX = _INDEX["ratio_min"], _INDEX["ratio_max"]
-AGGREGATIONS = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum")
+AGGREGATIONS = rules.AGGREGATIONS
 
 
 class SurrogateStats(NamedTuple):
@@ -93,86 +93,37 @@ class SurrogateOutput(NamedTuple):
     stats: SurrogateStats
 
 
-def _concrete(x) -> Optional[float]:
-    """x as a float if it is a concrete (non-traced) scalar, else None."""
-    try:
-        return float(x)
-    except (TypeError, jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
-        return None
-    except Exception:
-        return None
-
-
-def choose_eps(eps, eps_low, eps_high):
-    """(eps_low, eps_high) from the symmetric or asymmetric arguments (the core's rules)."""
-    if eps is not None:
-        if eps_low is not None or eps_high is not None:
-            raise InvalidArgumentError("eps: give either eps (symmetric) or eps_low and eps_high, "
-                                       "not both", "eps")  # fmt: skip
-        lo = hi = eps
-    elif eps_low is not None and eps_high is not None:
-        lo, hi = eps_low, eps_high
-    elif eps_low is not None:
-        raise InvalidArgumentError("eps_high: eps_low was given without eps_high", "eps_high")
-    elif eps_high is not None:
-        raise InvalidArgumentError("eps_low: eps_high was given without eps_low", "eps_low")
-    else:
-        raise InvalidArgumentError("eps: the clip range is required: pass eps, or eps_low and "
-                                   "eps_high", "eps")  # fmt: skip
-    for name, v in (("eps_low", lo), ("eps_high", hi)):
-        c = _concrete(v)
-        if c is None:
-            continue
-        if not np.isfinite(c) or c < 0.0 or (name == "eps_low" and c >= 1.0):
-            rule = "finite and in [0, 1)" if name == "eps_low" else "finite and >= 0"
-            raise InvalidArgumentError(f"{name}: must be {rule}, got {c!r}", name)
-    return lo, hi
-
-
-def _check_inputs(logp_new, logp_old, advantages, entropy, mask, segment_ids, aggregation,
-                  dual_clip):  # fmt: skip
-    if aggregation not in AGGREGATIONS:
-        raise InvalidArgumentError(f"aggregation: unknown aggregation {aggregation!r}; expected "
-                                   f"one of {AGGREGATIONS}", "aggregation")  # fmt: skip
-    if logp_new.ndim not in (1, 2):
-        raise InvalidArgumentError("logp_new: expected a 1-D [batch] or 2-D [batch, tokens] "
-                                   f"array, got {logp_new.ndim} dimensions", "logp_new")  # fmt: skip
-    if logp_new.size == 0:
-        raise InvalidArgumentError(f"logp_new: empty batch {logp_new.shape}", "logp_new")
-    if logp_new.dtype not in (jnp.float32, jnp.float64):
-        raise TypeError(f"logp_new: expected a float32 or float64 array, got {logp_new.dtype}")
-    for name, a in (("logp_old", logp_old), ("advantages", advantages), ("entropy", entropy),
-                    ("mask", mask)):  # fmt: skip
-        if a is None:
-            continue
-        if a.shape != logp_new.shape:
-            raise InvalidArgumentError(f"{name}: shape {a.shape} does not match logp_new's "
-                                       f"{logp_new.shape}", name)  # fmt: skip
-        if name != "mask" and a.dtype != logp_new.dtype:
-            raise TypeError(f"{name}: dtype {a.dtype} differs from logp_new's {logp_new.dtype}; "
-                            "pass all float inputs in one dtype")  # fmt: skip
-    if segment_ids is not None and aggregation != "token-mean":
-        if logp_new.ndim != 1 or segment_ids.shape != logp_new.shape:
-            raise InvalidArgumentError("segment_ids: expected a 1-D integer array as long as a 1-D "
-                                       "logp_new (for 2-D [batch, tokens] input the rows are the "
-                                       "sequences)", "segment_ids")  # fmt: skip
-        if not jnp.issubdtype(segment_ids.dtype, jnp.integer):
-            raise TypeError(f"segment_ids: expected an integer array, got {segment_ids.dtype}")
-    if dual_clip is not None:
-        c = _concrete(dual_clip)
-        if c is not None and not (np.isfinite(c) and c > 1.0):
-            raise InvalidArgumentError(f"dual_clip: must be > 1 (or None to disable), got {c!r}",
-                                       "dual_clip")  # fmt: skip
+def segment_count(segment_ids, num_segments) -> int:
+    """num_segments as given, or max id + 1 from concrete ids (traced ids need it given)."""
+    if num_segments is not None:
+        return num_segments
+    if isinstance(segment_ids, jax.core.Tracer):
+        raise rules.invalid(
+            "num_segments",
+            "needed when segment_ids is traced (under jit); pass num_segments = max id + 1",
+        )
+    return int(np.max(np.asarray(segment_ids))) + 1
 
 
 def stats_dtype():
     return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
 
 
-def jnp_surrogate(logp_new, logp_old, advantages, eps_low, eps_high, dual_clip=None, entropy=None,
-                  mask=None, segment_ids=None, num_segments=None, aggregation="token-mean",
-                  axis_name=None) -> SurrogateOutput:  # fmt: skip
-    """The loss and statistics in jnp (no validation; see :func:`clipped_surrogate`)."""
+def jnp_surrogate(
+    logp_new,
+    logp_old,
+    advantages,
+    eps_low,
+    eps_high,
+    dual_clip=None,
+    entropy=None,
+    mask=None,
+    segment_ids=None,
+    num_segments=None,
+    aggregation="token-mean",
+    axis_name=None,
+) -> SurrogateOutput:
+    """The loss and statistics in jnp, on inputs :func:`clipped_surrogate` has checked."""
     T = logp_new.dtype
     acc = stats_dtype()
     lo = 1.0 - jnp.asarray(eps_low, T)
@@ -229,18 +180,12 @@ def jnp_surrogate(logp_new, logp_old, advantages, eps_low, eps_high, dual_clip=N
             per_seq = jnp.sum(wobj, axis=1)
             wseq = jnp.sum(wv, axis=1)
         elif segment_ids is not None:
-            if num_segments is None:
-                try:
-                    num_segments = int(np.max(np.asarray(segment_ids))) + 1
-                except Exception as e:  # traced ids
-                    raise ValueError("num_segments: needed when segment_ids is traced (under jit); "
-                                     "pass num_segments = max id + 1") from e  # fmt: skip
+            num_segments = segment_count(segment_ids, num_segments)
             seg = jnp.asarray(segment_ids)
             per_seq = jax.ops.segment_sum(wobj, seg, num_segments=num_segments)
             wseq = jax.ops.segment_sum(wv, seg, num_segments=num_segments)
-        else:  # a 1-D batch without ids: one sequence
-            per_seq = jnp.sum(wobj).reshape(1)
-            wseq = jnp.sum(wv).reshape(1)
+        else:
+            raise rules.segments_required(aggregation)
         nonempty = wseq > 0
         S = jnp.sum(nonempty).astype(T)
         if aggregation == "seq-mean-token-mean":
@@ -286,37 +231,63 @@ def jnp_surrogate(logp_new, logp_old, advantages, eps_low, eps_high, dual_clip=N
     return SurrogateOutput(loss, SurrogateStats(lax.stop_gradient(sums), lax.stop_gradient(counts)))
 
 
-def clipped_surrogate(logp_new, logp_old, advantages, eps=None, *, eps_low=None, eps_high=None,
-                      dual_clip=None, entropy=None, mask=None, segment_ids=None, num_segments=None,
-                      aggregation="token-mean", axis_name=None, impl="jnp") -> SurrogateOutput:  # fmt: skip
+def clipped_surrogate(
+    logp_new,
+    logp_old,
+    advantages,
+    eps=None,
+    *,
+    eps_low=None,
+    eps_high=None,
+    dual_clip=None,
+    entropy=None,
+    mask=None,
+    segment_ids=None,
+    num_segments=None,
+    aggregation="token-mean",
+    axis_name=None,
+    impl="jnp",
+) -> SurrogateOutput:
     """PPO's clipped surrogate loss and statistics (ppobr_core.clipped_surrogate's semantics).
 
     Returns :class:`SurrogateOutput` ``(loss, stats)``: ``jax.value_and_grad(loss_fn,
     has_aux=True)`` works on a function returning it. ``eps`` / ``eps_low`` / ``eps_high`` may be
     traced scalars (no retrace when they change); ``dual_clip`` c > 1 or None; ``entropy``
-    (statistics only), ``mask`` (bool or weights >= 0), ``segment_ids`` (+ ``num_segments``,
-    static, required under jit) for the seq-* aggregations of 1-D input.
+    (statistics only), ``mask`` (bool or float weights >= 0), ``segment_ids`` (+
+    ``num_segments``, static, required under jit) for the seq-mean-* aggregations of 1-D input,
+    where they are required (2-D [batch, tokens] input: the rows are the sequences).
 
     ``axis_name``: reduce the statistics over that mapped axis (see the module docstring).
     ``impl``: "jnp" (pure jnp; differentiable in every float input), "ffi" (the fused C++
     kernel through the XLA FFI, CPU only; see ppobr_jax.ffi_available()) or "auto" (the FFI
     kernel when available and the inputs are on the CPU, else jnp).
 
-    Unlike the NumPy API this does not check values (NaN inputs, negative or all-zero masks):
-    under jit there is no way to raise. Shapes, dtypes and static options are checked.
+    Input rules (docs/SPEC.md): arrays are jax or NumPy arrays; float inputs are float32 or
+    float64, all in logp_new's dtype (TypeError otherwise); eps and eps_low in [0, 1), eps_high
+    >= 0. Bad shapes, dtypes and options raise exactly what the NumPy API raises (type,
+    ``.argument``, message). Values are not checked (R8): a NaN / Inf input, a negative or
+    all-zero mask, an out-of-range segment id raise in the NumPy API but not here, because
+    under jit the values are unknown while tracing and a check would need a device sync; a
+    traced eps or dual_clip is not range-checked either. (The "ffi" kernel does check values,
+    when it runs.) Finite inputs never give a NaN gradient: where exp(logp_new - logp_old)
+    overflows, the loss and gradient equal the core's.
     """
-    logp_new = jnp.asarray(logp_new)
-    logp_old = jnp.asarray(logp_old)
-    advantages = jnp.asarray(advantages)
-    entropy = None if entropy is None else jnp.asarray(entropy)
-    mask = None if mask is None else jnp.asarray(mask)
-    segment_ids = None if segment_ids is None else jnp.asarray(segment_ids)
-    lo, hi = choose_eps(eps, eps_low, eps_high)
-    _check_inputs(logp_new, logp_old, advantages, entropy, mask, segment_ids, aggregation, dual_clip)
-    if aggregation == "token-mean":
-        segment_ids = None
+    logp_new, logp_old, advantages, entropy, mask, segment_ids, lo, hi = rules.surrogate_inputs(
+        logp_new,
+        logp_old,
+        advantages,
+        eps,
+        eps_low,
+        eps_high,
+        dual_clip,
+        entropy,
+        mask,
+        segment_ids,
+        num_segments,
+        aggregation,
+    )
     if impl not in ("jnp", "ffi", "auto"):
-        raise ValueError(f"impl: expected 'jnp', 'ffi' or 'auto', got {impl!r}")
+        raise rules.invalid("impl", f"expected 'jnp', 'ffi' or 'auto', got {impl!r}")
     if impl != "jnp":
         from ppobr_jax import _ffi
 
@@ -324,7 +295,31 @@ def clipped_surrogate(logp_new, logp_old, advantages, eps=None, *, eps_low=None,
         if impl == "ffi" and not use:
             raise RuntimeError("impl='ffi': " + _ffi.unavailable_reason(logp_new))
         if use:
-            return _ffi.ffi_surrogate(logp_new, logp_old, advantages, lo, hi, dual_clip, entropy,
-                                      mask, segment_ids, num_segments, aggregation, axis_name)  # fmt: skip
-    return jnp_surrogate(logp_new, logp_old, advantages, lo, hi, dual_clip, entropy, mask,
-                         segment_ids, num_segments, aggregation, axis_name)  # fmt: skip
+            return _ffi.ffi_surrogate(
+                logp_new,
+                logp_old,
+                advantages,
+                lo,
+                hi,
+                dual_clip,
+                entropy,
+                mask,
+                segment_ids,
+                num_segments,
+                aggregation,
+                axis_name,
+            )
+    return jnp_surrogate(
+        logp_new,
+        logp_old,
+        advantages,
+        lo,
+        hi,
+        dual_clip,
+        entropy,
+        mask,
+        segment_ids,
+        num_segments,
+        aggregation,
+        axis_name,
+    )

@@ -36,7 +36,9 @@ def make_step(ppobr_cfg, kl_cfg, axis):
         lpn, lpo, adv, ent, rets, rmask = inp
         loss, stats = pj.clipped_surrogate(lpn, lpo, adv, s_br.epsilon, entropy=ent, axis_name=axis)
         _, local = pj.clipped_surrogate(lpn, lpo, adv, s_br.epsilon, entropy=ent)
-        eps_br, s_br = pj.update(ppobr_cfg, s_br, stats.pair("entropy"), rets, rmask, axis_name=axis)
+        eps_br, s_br = pj.update(
+            ppobr_cfg, s_br, stats.pair("entropy"), rets, rmask, axis_name=axis
+        )
         eps_kl, s_kl = pj.update(kl_cfg, s_kl, kl=stats.pair("kl_k3"), axis_name=axis)
         return (s_br, s_kl), (eps_br, eps_kl, stats.sums, loss, local.sums)
 
@@ -60,7 +62,9 @@ def main():
     eps_br, eps_kl, sums, loss, local = jax.pmap(run, axis_name="d")(*per_dev)
     eps_br, eps_kl, sums = np.asarray(eps_br), np.asarray(eps_kl), np.asarray(sums)
     local = np.asarray(local)  # [device, update, 11]: each device's own sums
-    out["pmap_same_eps_ppobr"] = all(eps_br[i].tobytes() == eps_br[0].tobytes() for i in range(N_DEV))
+    out["pmap_same_eps_ppobr"] = all(
+        eps_br[i].tobytes() == eps_br[0].tobytes() for i in range(N_DEV)
+    )
     out["pmap_same_eps_kl"] = all(eps_kl[i].tobytes() == eps_kl[0].tobytes() for i in range(N_DEV))
     out["pmap_same_stats"] = all(sums[i].tobytes() == sums[0].tobytes() for i in range(N_DEV))
     out["local_losses_differ"] = len({np.asarray(loss)[i].tobytes() for i in range(N_DEV)}) == N_DEV
@@ -93,7 +97,9 @@ def main():
     out["pmap_equals_single_device_ppobr"] = np.asarray(single_br).tobytes() == eps_br[0].tobytes()
     out["pmap_equals_single_device_kl"] = np.asarray(single_kl).tobytes() == eps_kl[0].tobytes()
     if not out["pmap_equals_single_device_ppobr"]:
-        out["max_rel_diff_ppobr"] = float(np.max(np.abs(np.asarray(single_br) - eps_br[0]) / eps_br[0]))
+        out["max_rel_diff_ppobr"] = float(
+            np.max(np.abs(np.asarray(single_br) - eps_br[0]) / eps_br[0])
+        )
 
     # shard_map over a 4-device mesh: the same epsilons
     try:
@@ -117,8 +123,9 @@ def main():
         eb, ek = jax.jit(f)(*per_dev)
         eb, ek = np.asarray(eb), np.asarray(ek)
         out["shard_map_same_eps"] = all(eb[i].tobytes() == eb[0].tobytes() for i in range(N_DEV))
-        out["shard_map_equals_pmap"] = eb[0].tobytes() == eps_br[0].tobytes() and \
-            ek[0].tobytes() == eps_kl[0].tobytes()  # fmt: skip
+        out["shard_map_equals_pmap"] = (
+            eb[0].tobytes() == eps_br[0].tobytes() and ek[0].tobytes() == eps_kl[0].tobytes()
+        )
     except Exception as e:  # pragma: no cover - reported, the test decides
         out["shard_map_error"] = f"{type(e).__name__}: {e}"
     print(json.dumps(out))

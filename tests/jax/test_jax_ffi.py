@@ -27,25 +27,50 @@ def test_ffi_matches_jnp_and_reference(case, rng):
     for dtype, ctx in ((np.float64, x64), (np.float32, x32)):
         if nseg is not None and dtype == np.float32:
             continue  # int64 segment ids need x64
-        kw = make_batch(rng, shape, dtype, eps_low=lo, eps_high=hi, dual_clip=dual, entropy=True,
-                        mask=mask, num_segments=nseg)  # fmt: skip
+        kw = make_batch(
+            rng,
+            shape,
+            dtype,
+            eps_low=lo,
+            eps_high=hi,
+            dual_clip=dual,
+            entropy=True,
+            mask=mask,
+            num_segments=nseg,
+        )
         ref = ref_surrogate(**kw, eps_low=lo, eps_high=hi, dual_clip=dual, aggregation=agg)
         with ctx():
             a = {k: jnp.asarray(v) for k, v in kw.items()}
 
             def f(x, adv, impl):
-                return pj.clipped_surrogate(x, a["logp_old"], adv, eps_low=lo, eps_high=hi,
-                                            dual_clip=dual, entropy=a["entropy"], mask=a.get("mask"),
-                                            segment_ids=a.get("segment_ids"), num_segments=nseg,
-                                            aggregation=agg, impl=impl)  # fmt: skip
+                return pj.clipped_surrogate(
+                    x,
+                    a["logp_old"],
+                    adv,
+                    eps_low=lo,
+                    eps_high=hi,
+                    dual_clip=dual,
+                    entropy=a["entropy"],
+                    mask=a.get("mask"),
+                    segment_ids=a.get("segment_ids"),
+                    num_segments=nseg,
+                    aggregation=agg,
+                    impl=impl,
+                )
 
             out = {}
             for impl in ("ffi", "jnp"):
-                g = jax.jit(jax.value_and_grad(lambda x, adv: f(x, adv, impl), argnums=(0, 1),
-                                               has_aux=True))  # fmt: skip
+                g = jax.jit(
+                    jax.value_and_grad(lambda x, adv: f(x, adv, impl), argnums=(0, 1), has_aux=True)
+                )
                 (loss, stats), (gx, ga) = g(a["logp_new"], a["advantages"])
-                out[impl] = (float(loss), np.asarray(gx), np.asarray(ga), np.asarray(stats.sums),
-                             np.asarray(stats.counts))  # fmt: skip
+                out[impl] = (
+                    float(loss),
+                    np.asarray(gx),
+                    np.asarray(ga),
+                    np.asarray(stats.sums),
+                    np.asarray(stats.counts),
+                )
         tol = 1e-12 if dtype == np.float64 else 3e-5
         f_, j_ = out["ffi"], out["jnp"]
         assert f_[0] == pytest.approx(ref["loss"], rel=tol, abs=tol * ref["loss_scale"])
@@ -53,7 +78,9 @@ def test_ffi_matches_jnp_and_reference(case, rng):
         gmax = float(np.max(np.abs(ref["grad"])))
         np.testing.assert_allclose(f_[1], ref["grad"], rtol=4 * tol, atol=tol * gmax * 1e-3)
         np.testing.assert_allclose(f_[2], j_[2], rtol=4 * tol, atol=tol * 1e-3)  # d/d advantages
-        np.testing.assert_allclose(f_[3], j_[3], rtol=4 * tol, atol=tol * float(np.max(np.abs(j_[3]))))
+        np.testing.assert_allclose(
+            f_[3], j_[3], rtol=4 * tol, atol=tol * float(np.max(np.abs(j_[3])))
+        )
         np.testing.assert_allclose(f_[4], j_[4], rtol=tol)  # sum of weights: order may differ
 
 
@@ -61,17 +88,21 @@ def test_ffi_eps_traced_vmap_and_errors(rng):
     kw = make_batch(rng, (8, 300), np.float32, entropy=True)
     traces = []
     with x32():
+
         @jax.jit
         def step(lpn, lpo, adv, eps):
             traces.append(1)
             return jax.value_and_grad(
-                lambda x: pj.clipped_surrogate(x, lpo, adv, eps, impl="ffi"), has_aux=True)(lpn)
+                lambda x: pj.clipped_surrogate(x, lpo, adv, eps, impl="ffi"), has_aux=True
+            )(lpn)
 
         for e in (0.1, 0.2, 0.3):
             step(kw["logp_new"][0], kw["logp_old"][0], kw["advantages"][0], jnp.float32(e))
         assert len(traces) == 1
         eps = jnp.linspace(0.1, 0.3, 8)
-        (lb, sb), gb = jax.jit(jax.vmap(step))(kw["logp_new"], kw["logp_old"], kw["advantages"], eps)
+        (lb, sb), gb = jax.jit(jax.vmap(step))(
+            kw["logp_new"], kw["logp_old"], kw["advantages"], eps
+        )
         for i in range(8):  # the kernel on each member: the same bits as a single call
             (l1, s1), g1 = step(kw["logp_new"][i], kw["logp_old"][i], kw["advantages"][i], eps[i])
             assert np.asarray(l1).tobytes() == np.asarray(lb[i]).tobytes()
@@ -79,5 +110,8 @@ def test_ffi_eps_traced_vmap_and_errors(rng):
         bad = np.array(kw["logp_new"][0])
         bad[3] = np.nan
         with pytest.raises(Exception, match="logp_new"):
-            jax.block_until_ready(pj.clipped_surrogate(bad, kw["logp_old"][0], kw["advantages"][0],
-                                                       0.2, impl="ffi").loss)  # fmt: skip
+            jax.block_until_ready(
+                pj.clipped_surrogate(
+                    bad, kw["logp_old"][0], kw["advantages"][0], 0.2, impl="ffi"
+                ).loss
+            )

@@ -14,11 +14,37 @@ from ppobr_jax import _ieee
 
 
 def _tanh_args(rng):
-    edge = [0.0, -0.0, 5e-324 * 2**60, 2.0**-55, 2.0**-54, 0.34657359027997264, 0.3465735902799727,
-            0.5, 1.0, np.nextafter(1.0, 0), 1.0397207708399179, 1.0397207708399181, 19.0, 22.0,
-            np.nextafter(22.0, 0), 44.0, 1e300, np.inf, -np.inf, np.nan]  # fmt: skip
-    xs = np.concatenate([rng.random(6000), rng.random(2000) * 30, 10.0 ** rng.uniform(-17, 0, 1500),
-                         np.linspace(0.0, 1.1, 3001), edge])  # fmt: skip
+    edge = [
+        0.0,
+        -0.0,
+        5e-324 * 2**60,
+        2.0**-55,
+        2.0**-54,
+        0.34657359027997264,
+        0.3465735902799727,
+        0.5,
+        1.0,
+        np.nextafter(1.0, 0),
+        1.0397207708399179,
+        1.0397207708399181,
+        19.0,
+        22.0,
+        np.nextafter(22.0, 0),
+        44.0,
+        1e300,
+        np.inf,
+        -np.inf,
+        np.nan,
+    ]
+    xs = np.concatenate(
+        [
+            rng.random(6000),
+            rng.random(2000) * 30,
+            10.0 ** rng.uniform(-17, 0, 1500),
+            np.linspace(0.0, 1.1, 3001),
+            edge,
+        ]
+    )
     return np.concatenate([xs, -xs[:800]])
 
 
@@ -59,11 +85,16 @@ def test_products_and_quotients_are_rounded_on_their_own(rng):
     with x64():
         f = jax.jit(lambda a, b, c: _ieee.mul(a, b) + c)
         assert np.asarray(f(a, b, c)).tobytes() == want_fma.tobytes()
-        assert np.asarray(jax.jit(jax.vmap(lambda a, b, c: c - _ieee.mul(a, b)))(a, b, c)).tobytes() \
-            == (c - a * b).tobytes()  # fmt: skip
+        assert (
+            np.asarray(jax.jit(jax.vmap(lambda a, b, c: c - _ieee.mul(a, b)))(a, b, c)).tobytes()
+            == (c - a * b).tobytes()
+        )
         g = jax.jit(lambda a: _ieee.div(a, 7.0))
         assert np.asarray(g(a)).tobytes() == want_div.tobytes()
-        assert np.asarray(jax.jit(jax.vmap(lambda x: _ieee.div(x, 7.0)))(a)).tobytes() == want_div.tobytes()
+        assert (
+            np.asarray(jax.jit(jax.vmap(lambda x: _ieee.div(x, 7.0)))(a)).tobytes()
+            == want_div.tobytes()
+        )
 
         def acc(x):
             return lax.fori_loop(0, x.shape[0], lambda j, s: s + _ieee.mul(x[j], x[j]), 0.0)
