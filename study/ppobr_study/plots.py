@@ -42,8 +42,14 @@ def _finish(plt, fig, ax, path: Path, *, ylabel: str, title: str) -> None:
     plt.close(fig)
 
 
-def learning_curves(runs: Dict[str, List[dict]], steps: int, path: Path, *, title: str,
-                    threshold: Optional[float] = None) -> None:  # fmt: skip
+def learning_curves(
+    runs: Dict[str, List[dict]],
+    steps: int,
+    path: Path,
+    *,
+    title: str,
+    threshold: Optional[float] = None,
+) -> None:
     plt = _plt()
     grid = np.linspace(0, steps, GRID_POINTS + 1)[1:]
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -51,16 +57,27 @@ def learning_curves(runs: Dict[str, List[dict]], steps: int, path: Path, *, titl
         if not rs:
             continue
         curves = np.stack(
-            [protocol.curve_on_grid(r["episodes"]["global_step"], r["episodes"]["return"], grid) for r in rs]
+            [
+                protocol.curve_on_grid(r["episodes"]["global_step"], r["episodes"]["return"], grid)
+                for r in rs
+            ]
         )
         mean, lo, hi = protocol.mean_band(curves)
         color = f"C{i}"
         ax.plot(grid, mean, color=color, label=f"{name} (n={len(rs)})")
         ax.fill_between(grid, lo, hi, color=color, alpha=0.2, linewidth=0)
     if threshold is not None:
-        ax.axhline(threshold, color="gray", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
-    _finish(plt, fig, ax, path, ylabel="episodic return (10-episode moving average)",
-            title=f"{title}: mean over seeds, 95% bootstrap band")
+        ax.axhline(
+            threshold, color="gray", linestyle="--", linewidth=1, label=f"threshold {threshold:g}"
+        )
+    _finish(
+        plt,
+        fig,
+        ax,
+        path,
+        ylabel="episodic return (10-episode moving average)",
+        title=f"{title}: mean over seeds, 95% bootstrap band",
+    )
 
 
 def epsilon_curves(runs: Dict[str, List[dict]], path: Path, *, title: str) -> None:
@@ -78,5 +95,11 @@ def epsilon_curves(runs: Dict[str, List[dict]], path: Path, *, title: str) -> No
         color = f"C{i}"
         ax.plot(x, mean, color=color, label=name)
         ax.fill_between(x, lo, hi, color=color, alpha=0.2, linewidth=0)
-    _finish(plt, fig, ax, path, ylabel="clip range ε",
-            title=f"{title}: ε per iteration, mean over seeds, 95% bootstrap band")
+    _finish(
+        plt,
+        fig,
+        ax,
+        path,
+        ylabel="clip range ε",
+        title=f"{title}: ε per iteration, mean over seeds, 95% bootstrap band",
+    )

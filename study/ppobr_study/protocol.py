@@ -61,7 +61,7 @@ TASKS: Dict[str, Task] = {
 }
 
 
-# The JAX study's other tasks (benchmarks/jax_study), kept apart from the paper's TASKS above.
+# The JAX trainer's other tasks (ppobr_study.jax), kept apart from the paper's TASKS above.
 # Budgets: CleanRL ppo.py's default total_timesteps (500k) for the classic-control tasks, the
 # paper's 1M for locomotion. Thresholds and where each comes from:
 #   Acrobot-v1      -100  gymnasium's reward_threshold for Acrobot-v1 (gymnax re-implements it:
@@ -145,8 +145,9 @@ def late_variance(returns: Sequence[float], fraction: float = FINAL_FRACTION) ->
     return float(np.var(tail, ddof=1)) if tail.size >= 2 else math.nan
 
 
-def run_metrics(episodes: Mapping[str, Sequence], iterations: Mapping[str, Sequence],
-                threshold: float) -> dict:  # fmt: skip
+def run_metrics(
+    episodes: Mapping[str, Sequence], iterations: Mapping[str, Sequence], threshold: float
+) -> dict:
     """The per-run numbers of the protocol from a run's episode and iteration columns."""
     steps = np.asarray(episodes.get("global_step", []), dtype=np.float64)
     rets = np.asarray(episodes.get("return", []), dtype=np.float64)
@@ -202,10 +203,16 @@ def bootstrap_ci(
         # identical values); scipy then warns and the interval is NaN, reported as missing.
         warnings.simplefilter("ignore")
         res = stats.bootstrap(
-            tuple(arrays), statistic, vectorized=True, axis=-1, paired=False,
-            confidence_level=confidence, n_resamples=n_resamples, method="percentile",
+            tuple(arrays),
+            statistic,
+            vectorized=True,
+            axis=-1,
+            paired=False,
+            confidence_level=confidence,
+            n_resamples=n_resamples,
+            method="percentile",
             random_state=np.random.default_rng(seed),
-        )  # fmt: skip
+        )
     return (float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
@@ -233,7 +240,9 @@ def within_variance_ratio(baseline_late_var, other_late_var, axis=-1):
 def across_variance_ratio(baseline_final, other_final, axis=-1):
     """across-seed variance (ddof 1) of the baseline's final returns / the controller's."""
     with np.errstate(all="ignore"):
-        return np.divide(np.var(baseline_final, ddof=1, axis=axis), np.var(other_final, ddof=1, axis=axis))
+        return np.divide(
+            np.var(baseline_final, ddof=1, axis=axis), np.var(other_final, ddof=1, axis=axis)
+        )
 
 
 def censored(steps: Sequence[Optional[float]]) -> np.ndarray:
@@ -298,7 +307,9 @@ def controller_summary(runs: List[dict], budget: int) -> dict:
     final = np.array([r["final_return"] for r in runs], dtype=np.float64)
     steps = [r["steps_to_threshold"] for r in runs]
     cens = censored(steps)
-    capped = np.where(np.isinf(cens), float(budget), cens)  # IQM of steps: a lower bound if any capped
+    capped = np.where(
+        np.isinf(cens), float(budget), cens
+    )  # IQM of steps: a lower bound if any capped
     late = np.array([r["late_variance"] for r in runs], dtype=np.float64)
     late_ok = late[~np.isnan(late)]
     return {
@@ -317,19 +328,28 @@ def controller_summary(runs: List[dict], budget: int) -> dict:
         "across_seed_std": math.sqrt(_var(final)) if final.size >= 2 else math.nan,
         "controller_seconds_per_iteration": float(
             np.mean([r["controller_seconds_per_iteration"] for r in runs])
-        ) if runs else math.nan,
+        )
+        if runs
+        else math.nan,
         "seconds_per_iteration": float(np.mean([r["seconds_per_iteration"] for r in runs]))
-        if runs else math.nan,
-        "cpu_seconds_per_iteration": _nanmean([r.get("cpu_seconds_per_iteration", math.nan) for r in runs]),
-    }  # fmt: skip
+        if runs
+        else math.nan,
+        "cpu_seconds_per_iteration": _nanmean(
+            [r.get("cpu_seconds_per_iteration", math.nan) for r in runs]
+        ),
+    }
 
 
 def compare(baseline: List[dict], other: List[dict]) -> dict:
     """The controller (``other``) against the baseline (plain PPO), from ``run_metrics`` lists."""
-    sb, so = censored([r["steps_to_threshold"] for r in baseline]), censored(
-        [r["steps_to_threshold"] for r in other]
+    sb, so = (
+        censored([r["steps_to_threshold"] for r in baseline]),
+        censored([r["steps_to_threshold"] for r in other]),
     )
-    mb, mo = float(np.median(sb)) if sb.size else math.nan, float(np.median(so)) if so.size else math.nan
+    mb, mo = (
+        float(np.median(sb)) if sb.size else math.nan,
+        float(np.median(so)) if so.size else math.nan,
+    )
     if math.isfinite(mb) and math.isfinite(mo) and mb > 0:
         faster = 1.0 - mo / mb  # fraction fewer steps (paper: 0.291)
     else:
@@ -348,36 +368,49 @@ def compare(baseline: List[dict], other: List[dict]) -> dict:
     ib = np.array([r["seconds_per_iteration"] for r in baseline], dtype=np.float64)
     io = np.array([r["seconds_per_iteration"] for r in other], dtype=np.float64)
     base_iter = float(np.mean(ib)) if ib.size else math.nan
-    pb = np.array([r.get("cpu_seconds_per_iteration", math.nan) for r in baseline], dtype=np.float64)
+    pb = np.array(
+        [r.get("cpu_seconds_per_iteration", math.nan) for r in baseline], dtype=np.float64
+    )
     po = np.array([r.get("cpu_seconds_per_iteration", math.nan) for r in other], dtype=np.float64)
     return {
-        "steps_median_ratio": _ratio(mo, mb) if math.isfinite(mb) and math.isfinite(mo) else math.nan,
+        "steps_median_ratio": _ratio(mo, mb)
+        if math.isfinite(mb) and math.isfinite(mo)
+        else math.nan,
         "fewer_steps_fraction": faster,
         "steps_mannwhitney_p": mann_whitney_p(sb, so),
         "final_return_mannwhitney_p": mann_whitney_p(fb, fo),
         "within_variance_ratio": float(within_variance_ratio(lb, lo)) if ok_within else math.nan,
         "within_variance_ratio_ci": bootstrap_ci([lb, lo], within_variance_ratio)
-        if ok_within else (math.nan, math.nan),
+        if ok_within
+        else (math.nan, math.nan),
         "within_variance_mannwhitney_p": mann_whitney_p(lb, lo),
         "across_variance_ratio": float(across_variance_ratio(fb, fo)) if ok_across else math.nan,
         "across_variance_ratio_ci": bootstrap_ci([fb, fo], across_variance_ratio)
-        if ok_across else (math.nan, math.nan),
+        if ok_across
+        else (math.nan, math.nan),
         "across_variance_brown_forsythe_p": brown_forsythe_p(fb, fo),
         "overhead_direct": (float(np.mean(co)) - float(np.mean(cb))) / base_iter
-        if ib.size and co.size else math.nan,
-        "overhead_end_to_end": float(np.mean(io)) / base_iter - 1.0 if io.size and ib.size else math.nan,
+        if ib.size and co.size
+        else math.nan,
+        "overhead_end_to_end": float(np.mean(io)) / base_iter - 1.0
+        if io.size and ib.size
+        else math.nan,
         # the same with CPU seconds (time.process_time): little disturbed by a shared machine's load;
         # over the runs that have them (runs recorded before this column existed do not)
         "overhead_end_to_end_cpu": _nanmean(po) / _nanmean(pb) - 1.0,
-    }  # fmt: skip
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # Learning curves for the plots.
 
 
-def curve_on_grid(episode_steps: Sequence[float], returns: Sequence[float], grid: Sequence[float],
-                  window: int = MOVING_AVERAGE_WINDOW) -> np.ndarray:  # fmt: skip
+def curve_on_grid(
+    episode_steps: Sequence[float],
+    returns: Sequence[float],
+    grid: Sequence[float],
+    window: int = MOVING_AVERAGE_WINDOW,
+) -> np.ndarray:
     """At each grid step, the mean return of the last ``window`` episodes finished by then
     (fewer at the start; NaN before the first episode)."""
     steps = np.asarray(episode_steps, dtype=np.float64)
@@ -391,8 +424,12 @@ def curve_on_grid(episode_steps: Sequence[float], returns: Sequence[float], grid
     return out
 
 
-def mean_band(curves: np.ndarray, confidence: float = CONFIDENCE, n_resamples: int = 2000,
-              seed: int = BOOTSTRAP_SEED) -> tuple:  # fmt: skip
+def mean_band(
+    curves: np.ndarray,
+    confidence: float = CONFIDENCE,
+    n_resamples: int = 2000,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple:
     """Mean across runs (rows) at every column and its percentile-bootstrap band (seeds
     resampled; scipy.stats.bootstrap, vectorised over the columns). Columns with a NaN or with
     fewer than two runs get a NaN band."""
@@ -408,9 +445,15 @@ def mean_band(curves: np.ndarray, confidence: float = CONFIDENCE, n_resamples: i
     var = ok & ~flat
     if var.any():
         res = stats.bootstrap(
-            (curves[:, var],), np.mean, axis=0, vectorized=True, confidence_level=confidence,
-            n_resamples=n_resamples, method="percentile", random_state=np.random.default_rng(seed),
-        )  # fmt: skip
+            (curves[:, var],),
+            np.mean,
+            axis=0,
+            vectorized=True,
+            confidence_level=confidence,
+            n_resamples=n_resamples,
+            method="percentile",
+            random_state=np.random.default_rng(seed),
+        )
         lo[var] = res.confidence_interval.low
         hi[var] = res.confidence_interval.high
     return mean, lo, hi

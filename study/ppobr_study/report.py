@@ -86,19 +86,31 @@ def _faster_cell(v: dict, holds: bool) -> str:
 
 
 def _variance_cell(v: dict, holds: bool) -> str:
-    return (f"{'**yes**' if holds else 'no'}: {md.number(v.get('within_variance_ratio'), '{:.2f}')}"
-            f"{md.interval(v.get('within_variance_ratio_ci'), '{:.2f}')} within runs; across seeds "
-            f"{md.number(v.get('across_variance_ratio'), '{:.2f}')}{md.interval(v.get('across_variance_ratio_ci'), '{:.2f}')}")  # fmt: skip
+    return (
+        f"{'**yes**' if holds else 'no'}: {md.number(v.get('within_variance_ratio'), '{:.2f}')}"
+        f"{md.interval(v.get('within_variance_ratio_ci'), '{:.2f}')} within runs; across seeds "
+        f"{md.number(v.get('across_variance_ratio'), '{:.2f}')}{md.interval(v.get('across_variance_ratio_ci'), '{:.2f}')}"
+    )
 
 
 def _overhead_cell(v: dict, verdicts: dict) -> str:
-    word = "**yes** (meets ≤ 0.5%)" if verdicts["overhead_bar"] else "**yes**" if verdicts["overhead"] else "no"
+    word = (
+        "**yes** (meets ≤ 0.5%)"
+        if verdicts["overhead_bar"]
+        else "**yes**"
+        if verdicts["overhead"]
+        else "no"
+    )
     return f"{word}: {md.number(md.percent(v.get('overhead_direct')), '{:+.4f}%')} per iteration"
 
 
 CLAIMS = (  # (key, the paper's claim, the cell from (versus, verdicts))
     ("faster", "29.1% faster convergence", lambda v, d: _faster_cell(v, d["faster"])),
-    ("lower_variance", "2.3× lower reward variance", lambda v, d: _variance_cell(v, d["lower_variance"])),
+    (
+        "lower_variance",
+        "2.3× lower reward variance",
+        lambda v, d: _variance_cell(v, d["lower_variance"]),
+    ),
     ("overhead", "< 1.8% overhead (bar ≤ 0.5%)", _overhead_cell),
 )
 
@@ -106,8 +118,10 @@ CLAIMS = (  # (key, the paper's claim, the cell from (versus, verdicts))
 def claims_table(summaries: Dict[str, dict]) -> str:
     """Tasks as rows, the three claims as columns, and the overall verdicts as the last row."""
     tasks = list(protocol.TASKS)
-    lines = ["| task | seeds (PPO + PPO-BR) | " + " | ".join(c[1] for c in CLAIMS) + " |",
-             "| --- | --- |" + " --- |" * len(CLAIMS)]  # fmt: skip
+    lines = [
+        "| task | seeds (PPO + PPO-BR) | " + " | ".join(c[1] for c in CLAIMS) + " |",
+        "| --- | --- |" + " --- |" * len(CLAIMS),
+    ]
     holds: Dict[str, List[bool]] = {c[0]: [] for c in CLAIMS}
     for env in tasks:
         s = summaries.get(env)
@@ -131,8 +145,10 @@ def claims_table(summaries: Dict[str, dict]) -> str:
     for key, _, _ in CLAIMS:
         word = protocol.overall_verdict(holds[key], len(tasks))
         overall.append(f"**{word}** ({sum(holds[key])} of {len(holds[key])} complete tasks)")
-    lines.append(f"| **overall** (majority of {len(tasks)}) | {sum(map(_complete, summaries.values()))} "
-                 f"complete | " + " | ".join(overall) + " |")  # fmt: skip
+    lines.append(
+        f"| **overall** (majority of {len(tasks)}) | {sum(map(_complete, summaries.values()))} "
+        f"complete | " + " | ".join(overall) + " |"
+    )
     return "\n".join(lines)
 
 
@@ -158,7 +174,7 @@ def paper_table(summaries: Dict[str, dict]) -> str:
             f"| {mark}{md.number(a['across_seed_std'])} → {md.number(b['across_seed_std'])} "
             f"| {mark}{md.number(a['final_return_iqm'])} → {md.number(b['final_return_iqm'])} "
             f"(p = {_p(v['final_return_mannwhitney_p'])}) | {a['runs']} + {b['runs']} |"
-        )  # fmt: skip
+        )
     return "\n".join(lines)
 
 
@@ -167,20 +183,27 @@ def controls_table(summaries: Dict[str, dict]) -> Optional[str]:
     fixed ε (``ppo-wide``): does adapting ε beat simply a larger one? None if no task has them."""
     lines = []
     for env, s in summaries.items():
-        for base, versus in ((BASELINE, s["versus_baseline"]), (WIDE, s.get("versus_ppo_wide") or {})):
+        for base, versus in (
+            (BASELINE, s["versus_baseline"]),
+            (WIDE, s.get("versus_ppo_wide") or {}),
+        ):
             for c, v in versus.items():
                 if base == BASELINE and c not in ABLATIONS:
                     continue
                 d = protocol.claim_verdicts(v)
-                interim = "" if min(_runs(s, base), _runs(s, c)) >= protocol.MIN_SEEDS else " (interim)"
+                interim = (
+                    "" if min(_runs(s, base), _runs(s, c)) >= protocol.MIN_SEEDS else " (interim)"
+                )
                 lines.append(
                     f"| {env} | {c} vs {base} | {_runs(s, base)} + {_runs(s, c)}{interim} "
                     f"| {_faster_cell(v, d['faster'])} | {_variance_cell(v, d['lower_variance'])} |"
-                )  # fmt: skip
+                )
     if not lines:
         return None
-    head = ["| task | comparison | seeds | faster (rule of claim 1) | lower variance (rule of claim 2) |",
-            "| --- | --- | --- | --- | --- |"]  # fmt: skip
+    head = [
+        "| task | comparison | seeds | faster (rule of claim 1) | lower variance (rule of claim 2) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     return "\n".join(head + lines)
 
 
@@ -191,9 +214,9 @@ def render(summaries: Dict[str, dict], controls: Optional[Dict[str, dict]] = Non
     parts = [
         "#### The paper's three claims, task by task",
         "",
-        "Verdict rules: docs/PROTOCOL.md (\"Verdicts\"); \"yes\" = the claim holds on that task. "
+        'Verdict rules: docs/PROTOCOL.md ("Verdicts"); "yes" = the claim holds on that task. '
         "Variance ratios are PPO / PPO-BR (> 1: PPO-BR varies less), with 95% bootstrap CIs; "
-        f"a task counts towards \"overall\" once PPO and PPO-BR have {protocol.MIN_SEEDS} seeds each.",
+        f'a task counts towards "overall" once PPO and PPO-BR have {protocol.MIN_SEEDS} seeds each.',
         "",
         claims_table(summaries),
         "",
@@ -203,10 +226,20 @@ def render(summaries: Dict[str, dict], controls: Optional[Dict[str, dict]] = Non
     ]
     table = controls_table(controls)
     if table:
-        parts += ["", "#### Ablations and controls (same rules; against PPO, and against the larger fixed ε)",
-                  "", table]  # fmt: skip
-    sources = sorted({s["path"] for s in [*summaries.values(), *(controls.values() if table else [])]})
-    parts += ["", "Sources: " + (", ".join(f"`{p}`" for p in sources) if sources else "none (no summary found).")]
+        parts += [
+            "",
+            "#### Ablations and controls (same rules; against PPO, and against the larger fixed ε)",
+            "",
+            table,
+        ]
+    sources = sorted(
+        {s["path"] for s in [*summaries.values(), *(controls.values() if table else [])]}
+    )
+    parts += [
+        "",
+        "Sources: "
+        + (", ".join(f"`{p}`" for p in sources) if sources else "none (no summary found)."),
+    ]
     return "\n".join(parts)
 
 
@@ -224,8 +257,9 @@ def update_file(path: Path, text: str) -> None:
     path = Path(path)
     doc = path.read_text()
     if doc.count(BEGIN) != 1 or doc.count(END) != 1 or doc.index(BEGIN) > doc.index(END):
-        raise ValueError(f"--update: {path} must hold the marker lines once each, in this order:\n"
-                         f"{BEGIN}\n{END}")  # fmt: skip
+        raise ValueError(
+            f"--update: {path} must hold the marker lines once each, in this order:\n{BEGIN}\n{END}"
+        )
     head, rest = doc.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     atomic_write_text(path, f"{head}{BEGIN}\n{text}\n{END}{tail}")

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 # The per-run numbers that learning alone decides (protocol.run_metrics).
-LEARNING_METRICS = ("episodes", "steps_to_threshold", "reached", "final_return", "late_variance", "iterations")
+LEARNING_METRICS = (
+    "episodes",
+    "steps_to_threshold",
+    "reached",
+    "final_return",
+    "late_variance",
+    "iterations",
+)
 
 RunKey = Tuple[str, int, str, int]  # (env, steps, controller, seed)
 
@@ -73,8 +80,10 @@ def check(records: Dict[RunKey, List[Record]]) -> Tuple[List[RunKey], List[Misma
 def format_report(repeated: Sequence[RunKey], mismatches: Sequence[Mismatch]) -> str:
     """A one-line verdict, then a line per repeated run (env, budget, controller: seeds)."""
     bad = {m.key for m in mismatches}
-    lines = [f"ppobr reruns: {len(repeated)} run(s) recorded more than once, "
-             f"{len(repeated) - len(bad)} identical, {len(bad)} differ"]  # fmt: skip
+    lines = [
+        f"ppobr reruns: {len(repeated)} run(s) recorded more than once, "
+        f"{len(repeated) - len(bad)} identical, {len(bad)} differ"
+    ]
     groups: Dict[Tuple[str, int, str], List[str]] = {}
     for env, steps, controller, seed in repeated:
         mark = "" if (env, steps, controller, seed) not in bad else " (DIFFERS)"

@@ -45,9 +45,18 @@ EPISODE_COLUMNS = ("global_step", "iteration", "return", "length")
 # What a compact run keeps of each iteration: the statistics' inputs (protocol.run_metrics: the
 # three timings), the plots' (global_step, epsilon) and the controller's signals.
 COMPACT_ITERATION_COLUMNS = (
-    "iteration", "global_step", "epsilon", "phi", "psi", "rollout_entropy", "clip_fraction", "kl_k3",
-    "controller_seconds", "iteration_seconds", "iteration_cpu_seconds",
-)  # fmt: skip
+    "iteration",
+    "global_step",
+    "epsilon",
+    "phi",
+    "psi",
+    "rollout_entropy",
+    "clip_fraction",
+    "kl_k3",
+    "controller_seconds",
+    "iteration_seconds",
+    "iteration_cpu_seconds",
+)
 RUN_FILE = "run.json"
 
 

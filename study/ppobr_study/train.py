@@ -3,7 +3,7 @@
 This is CleanRL's ppo.py (discrete actions) and ppo_continuous_action.py (continuous actions)
 merged into one trainer, with a single change: the clip range ε is not a constant but comes
 from a ``ppobr_core`` controller that is updated once per iteration, after the rollout and
-before the update epochs (PPO-BR's rule, SPEC.md §1). The policy loss is
+before the update epochs (PPO-BR's rule, docs/SPEC.md §1). The policy loss is
 ``ppobr_torch.clipped_surrogate_loss`` (the fused C++ kernel), which also returns the
 statistics logged per iteration (clip fraction, KL estimators, entropy).
 
@@ -12,7 +12,8 @@ statistics logged per iteration (clip fraction, KL estimators, entropy).
     result["episodes"]    # every finished episode: global_step, return, length
     result["iterations"]  # every iteration: epsilon, phi, psi, entropy, clip_fraction, kl_k3, timings
 
-Hyper-parameters are CleanRL's defaults, chosen by the action space (``defaults_for``):
+Hyper-parameters are CleanRL's defaults (``ppobr_study.cleanrl_defaults``, which the JAX trainer
+reads too), chosen by the action space (``defaults_for``):
 
     discrete   (ppo.py):                   4 envs × 128 steps, lr 2.5e-4, 4 minibatches, 4 epochs,
                                            entropy coefficient 0.01
@@ -44,7 +45,10 @@ import torch.nn as nn
 from torch.distributions import Categorical, Normal
 
 import ppobr_torch
-from ppobr_study.controllers import TaskInfo, make_controller
+from ppobr_study import cleanrl_defaults
+from ppobr_study.presets import TaskInfo, make_controller
+
+SHARED = cleanrl_defaults.SHARED
 
 
 # ---------------------------------------------------------------------------------------------
@@ -54,7 +58,7 @@ from ppobr_study.controllers import TaskInfo, make_controller
 @dataclass
 class Config:
     env_id: str = "CartPole-v1"
-    controller: str = "ppobr"  # a preset name from ppobr_study.controllers
+    controller: str = "ppobr"  # a preset name from ppobr_study.presets
     seed: int = 0
     total_timesteps: int = 500_000
     # filled by defaults_for() unless given:
@@ -65,14 +69,14 @@ class Config:
     update_epochs: Optional[int] = None
     ent_coef: Optional[float] = None
     # shared by both CleanRL scripts:
-    anneal_lr: bool = True
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    norm_adv: bool = True
-    value_clip: float = 0.2  # CleanRL's clip_coef, used for the value loss only
-    clip_vloss: bool = True
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
+    anneal_lr: bool = SHARED["anneal_lr"]
+    gamma: float = SHARED["gamma"]
+    gae_lambda: float = SHARED["gae_lambda"]
+    norm_adv: bool = SHARED["norm_adv"]
+    value_clip: float = SHARED["value_clip"]  # CleanRL's clip_coef, used for the value loss only
+    clip_vloss: bool = SHARED["clip_vloss"]
+    vf_coef: float = SHARED["vf_coef"]
+    max_grad_norm: float = SHARED["max_grad_norm"]
     target_kl: Optional[float] = None
     torch_deterministic: bool = True
 
@@ -89,16 +93,6 @@ class Config:
         return max(1, self.total_timesteps // self.batch_size)
 
 
-DISCRETE_DEFAULTS = dict(  # CleanRL ppo.py
-    learning_rate=2.5e-4, num_envs=4, num_steps=128, num_minibatches=4, update_epochs=4,
-    ent_coef=0.01,
-)  # fmt: skip
-CONTINUOUS_DEFAULTS = dict(  # CleanRL ppo_continuous_action.py
-    learning_rate=3e-4, num_envs=1, num_steps=2048, num_minibatches=32, update_epochs=10,
-    ent_coef=0.0,
-)  # fmt: skip
-
-
 def is_discrete(env_id: str) -> bool:
     env = gym.make(env_id)
     try:
@@ -109,11 +103,11 @@ def is_discrete(env_id: str) -> bool:
 
 def defaults_for(cfg: Config) -> Config:
     """A copy of ``cfg`` with the unset hyper-parameters taken from CleanRL's defaults."""
-    preset = DISCRETE_DEFAULTS if is_discrete(cfg.env_id) else CONTINUOUS_DEFAULTS
+    defaults = cleanrl_defaults.for_action_space(is_discrete(cfg.env_id))
     values = asdict(cfg)
-    for k, v in preset.items():
-        if values[k] is None:
-            values[k] = v
+    for k, v in values.items():
+        if v is None and k in defaults:
+            values[k] = defaults[k]
     return Config(**values)
 
 
@@ -122,25 +116,32 @@ def defaults_for(cfg: Config) -> Config:
 
 
 def make_env(env_id: str, discrete: bool, gamma: float) -> Callable[[], gym.Env]:
+    """ppo.py's environment (discrete) or ppo_continuous_action.py's (normalised, clipped)."""
+    normalize = cleanrl_defaults.for_action_space(discrete)["normalize"]
+    obs_clip, reward_clip = SHARED["obs_clip"], SHARED["reward_clip"]
+
     def thunk():
         env = gym.make(env_id)
         env = gym.wrappers.RecordEpisodeStatistics(env)  # raw returns, before normalisation
-        if not discrete:
+        if normalize:
             env = gym.wrappers.FlattenObservation(env)
             env = gym.wrappers.ClipAction(env)
             env = gym.wrappers.NormalizeObservation(env)
             env = gym.wrappers.TransformObservation(
-                env, lambda obs: np.clip(obs, -10, 10), env.observation_space
+                env, lambda obs: np.clip(obs, -obs_clip, obs_clip), env.observation_space
             )
             env = gym.wrappers.NormalizeReward(env, gamma=gamma)
-            env = gym.wrappers.TransformReward(env, lambda r: float(np.clip(r, -10, 10)))
+            env = gym.wrappers.TransformReward(
+                env, lambda r: float(np.clip(r, -reward_clip, reward_clip))
+            )
         return env
 
     return thunk
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. The agent: 2×64 tanh MLPs for the value and the policy (categorical or diagonal Gaussian).
+# 3. The agent: 2×hidden tanh MLPs for the value and the policy (categorical or diagonal
+# Gaussian), hidden = 64 (CleanRL).
 
 
 def layer_init(layer: nn.Linear, std: float = math.sqrt(2), bias_const: float = 0.0) -> nn.Linear:
@@ -155,12 +156,16 @@ class Agent(nn.Module):
         self.discrete = isinstance(action_space, gym.spaces.Discrete)
         out = action_space.n if self.discrete else int(np.prod(action_space.shape))
 
+        hidden = SHARED["hidden"]
+
         def mlp(last: int, last_std: float) -> nn.Sequential:
             return nn.Sequential(
-                layer_init(nn.Linear(obs_dim, 64)), nn.Tanh(),
-                layer_init(nn.Linear(64, 64)), nn.Tanh(),
-                layer_init(nn.Linear(64, last), std=last_std),
-            )  # fmt: skip
+                layer_init(nn.Linear(obs_dim, hidden)),
+                nn.Tanh(),
+                layer_init(nn.Linear(hidden, hidden)),
+                nn.Tanh(),
+                layer_init(nn.Linear(hidden, last), std=last_std),
+            )
 
         self.critic = mlp(1, 1.0)
         self.actor = mlp(out, 0.01)
@@ -208,7 +213,7 @@ def train(cfg: Config, progress: Optional[Callable[[int], None]] = None) -> dict
     obs_shape = envs.single_observation_space.shape
     act_shape = envs.single_action_space.shape
     agent = Agent(int(np.prod(obs_shape)), envs.single_action_space).to(device)
-    optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=1e-5)
+    optimizer = torch.optim.Adam(agent.parameters(), lr=cfg.learning_rate, eps=SHARED["adam_eps"])
 
     # The clip-range controller, wrapped for tensors: it sees the rollout's mean policy entropy,
     # the returns of the episodes finished in the rollout and (KL-adaptive) the last update's KL.
@@ -259,16 +264,22 @@ def train(cfg: Config, progress: Optional[Callable[[int], None]] = None) -> dict
             next_obs, reward, terminations, truncations, infos = envs.step(action.numpy())
             rewards[step] = torch.as_tensor(reward, dtype=torch.float32).view(-1)
             next_obs = torch.as_tensor(next_obs, dtype=torch.float32)
-            next_done = torch.as_tensor(np.logical_or(terminations, truncations), dtype=torch.float32)
+            next_done = torch.as_tensor(
+                np.logical_or(terminations, truncations), dtype=torch.float32
+            )
             if "final_info" in infos and "episode" in infos["final_info"]:
                 ep = infos["final_info"]["episode"]
                 for i in np.nonzero(infos["final_info"]["_episode"])[0]:
                     r = float(ep["r"][i])
                     finished_returns.append(r)
                     episodes.append(
-                        {"global_step": global_step, "iteration": iteration, "return": r,
-                         "length": int(ep["l"][i])}
-                    )  # fmt: skip
+                        {
+                            "global_step": global_step,
+                            "iteration": iteration,
+                            "return": r,
+                            "length": int(ep["l"][i]),
+                        }
+                    )
         t_rollout = time.perf_counter() - t_iter
 
         # 4b. The clip range for this iteration (PPO-BR: from entropy and reward trend).
@@ -276,7 +287,8 @@ def train(cfg: Config, progress: Optional[Callable[[int], None]] = None) -> dict
         if last_kl is None and controller.controller.name == "kl_adaptive":
             eps = controller.epsilon  # no policy update yet, so no KL to adapt to: keep ε0
         else:
-            eps = controller.update(entropies, finished_returns, kl=last_kl)
+            # the per-step entropies of every env, one 1-D sequence: their mean is the rollout's
+            eps = controller.update(entropies.reshape(-1), finished_returns, kl=last_kl)
         t_ctrl = time.perf_counter() - t0
         diag = controller.diagnostics
 
@@ -316,7 +328,9 @@ def train(cfg: Config, progress: Optional[Callable[[int], None]] = None) -> dict
             np.random.shuffle(b_inds)
             for start_i in range(0, cfg.batch_size, cfg.minibatch_size):
                 mb = b_inds[start_i : start_i + cfg.minibatch_size]
-                _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb], b_actions[mb])
+                _, newlogprob, entropy, newvalue = agent.get_action_and_value(
+                    b_obs[mb], b_actions[mb]
+                )
                 mb_adv = b_advantages[mb]
                 if cfg.norm_adv:
                     mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
@@ -414,5 +428,7 @@ if __name__ == "__main__":  # python -m ppobr_study.train [ENV [CONTROLLER [SEED
     torch.set_num_threads(1)
     res = train(cfg)
     rets = [e["return"] for e in res["episodes"]]
-    print(f"{cfg.env_id} {cfg.controller} seed {cfg.seed}: {len(rets)} episodes, mean of the last 10 "
-          f"{np.mean(rets[-10:]):.1f}, {res['wall_seconds']:.1f} s")  # fmt: skip
+    print(
+        f"{cfg.env_id} {cfg.controller} seed {cfg.seed}: {len(rets)} episodes, mean of the last 10 "
+        f"{np.mean(rets[-10:]):.1f}, {res['wall_seconds']:.1f} s"
+    )

@@ -1,22 +1,19 @@
-"""End to end: the cpu_small configuration of the JAX study (run once, see conftest.py), its run
-folder in ``ppobr compare``'s format, the ε of the jitted loop, and seed independence."""
+"""End to end: the shipped cpu_small configuration of the JAX trainer (run once, see
+conftest.py), its run folder in ``ppobr compare``'s format, the ε of the jitted loop, and seed
+independence."""
 
 import csv
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import ppobr_core
-from ppobr_study import controllers as presets
-from ppobr_study import runfolder
+from ppobr_study import presets, runfolder
+from ppobr_study.jax import config as K
 
-from benchmarks.jax_study import config as K
-
-CPU_SMALL = Path(__file__).resolve().parents[2] / "benchmarks" / "jax_study" / "configs" / "cpu_small.toml"
-CFG = K.load(CPU_SMALL)
+CFG = K.load("cpu_small")
 
 
 def _group(out, task):
@@ -71,7 +68,7 @@ def test_run_folder_has_every_run_summary_and_plot(cpu_small_run):
             assert summary["controllers"][c]["runs"] == len(CFG.seeds)
             assert sorted(r["seed"] for r in summary["runs"][c]) == list(CFG.seeds)
         assert "ppobr" in summary["versus_baseline"]
-        assert summary["backend"] == "gymnax" and summary["engine"].startswith("benchmarks.jax_study")
+        assert summary["backend"] == "gymnax" and summary["engine"].startswith("ppobr_study.jax")
         for png in ("learning_curves.png", "epsilon.png"):
             assert (g / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert "| ppobr |" in (g / "results.md").read_text()
@@ -108,20 +105,32 @@ def test_epsilon_in_the_jitted_loop_stays_in_the_spec_bounds_and_equals_the_core
             d = _group(out, task) / "ppobr" / f"seed{s}"
             its = _rows(d / "iterations.csv")
             eps = np.array([float(i["epsilon"]) for i in its])
-            assert np.all(eps >= lo - tol) and np.all(eps <= hi + tol), (task, s, eps.min(), eps.max())
+            assert np.all(eps >= lo - tol) and np.all(eps <= hi + tol), (
+                task,
+                s,
+                eps.min(),
+                eps.max(),
+            )
             assert np.ptp(eps) > 1e-3  # it adapts
             phi = np.array([float(i["phi"]) for i in its])
             psi = np.array([float(i["psi"]) for i in its])
             assert np.all((0 <= phi) & (phi <= 1)) and np.all((0 <= psi) & (psi <= 1))
             episodes = _rows(d / "episodes.csv")
-            core = ppobr_core.PPOBRController(eps0=presets.EPS0, lambda1=presets.LAMBDA1,
-                                              lambda2=presets.LAMBDA2, window=presets.WINDOW,
-                                              entropy_ref=math.log(n_actions))  # fmt: skip
+            core = ppobr_core.PPOBRController(
+                eps0=presets.EPS0,
+                lambda1=presets.LAMBDA1,
+                lambda2=presets.LAMBDA2,
+                window=presets.WINDOW,
+                entropy_ref=math.log(n_actions),
+            )
             for row in its:
                 rets = [float(e["return"]) for e in episodes if e["iteration"] == row["iteration"]]
                 expected = core.update(float(row["rollout_entropy"]), rets or None)
                 assert float(row["epsilon"]) == pytest.approx(expected, rel=2e-5, abs=2e-6)
-            ppo_eps = {float(i["epsilon"]) for i in _rows(_group(out, task) / "ppo" / f"seed{s}" / "iterations.csv")}
+            ppo_eps = {
+                float(i["epsilon"])
+                for i in _rows(_group(out, task) / "ppo" / f"seed{s}" / "iterations.csv")
+            }
             assert ppo_eps == {float(np.float32(presets.EPS0))}
 
 
@@ -132,7 +141,9 @@ def test_a_run_depends_only_on_its_seed(cpu_small_run):
     sequence. Keys come from the seed alone (ppo.seed_keys), so a run must not depend on the
     other runs of its program, their number, order or controllers."""
     out, _, _ = cpu_small_run
-    assert CFG.throughput.steps == CFG.steps["CartPole-v1"] and set(CFG.throughput.seeds) < set(CFG.seeds)
+    assert CFG.throughput.steps == CFG.steps["CartPole-v1"] and set(CFG.throughput.seeds) < set(
+        CFG.seeds
+    )
     tp = json.loads((_group(out, "CartPole-v1") / "summary.json").read_text())["throughput"]
     for c in CFG.controllers:
         for seed in CFG.throughput.seeds:

@@ -1,7 +1,7 @@
 """Test set-up for ppobr_study (`ppobr compare`).
 
 The tests need the ``compare`` extra (gymnasium, scipy, matplotlib, tqdm, torch): without it
-they are skipped. When the package is not installed, the in-tree ppobr_study (python/) and
+they are skipped. When the package is not installed, the in-tree ppobr_study (study/) and
 ppobr_torch (adapters/) are made importable without shadowing the installed ppobr_core
 (python/ppobr_core has no compiled module): symlinks in a temporary directory, which also goes
 on PYTHONPATH for the subprocesses (the `ppobr` command, worker processes, Ray workers).
@@ -16,8 +16,10 @@ import pytest
 
 for mod in ("gymnasium", "scipy", "matplotlib", "tqdm", "torch"):
     if importlib.util.find_spec(mod) is None:
-        pytest.skip(f"ppobr_study tests need {mod} (pip install 'ppobr-core[compare]')",
-                    allow_module_level=True)
+        pytest.skip(
+            f"ppobr_study tests need {mod} (pip install 'ppobr-core[compare]')",
+            allow_module_level=True,
+        )
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 _SHIM = None
@@ -28,14 +30,19 @@ def _shim_dir():
     global _SHIM
     if _SHIM is None:
         _SHIM = tempfile.mkdtemp(prefix="ppobr_study_path_")
-        for name, src in (("ppobr_study", os.path.join(ROOT, "python", "ppobr_study")),
-                          ("ppobr_torch", os.path.join(ROOT, "adapters", "ppobr_torch"))):
+        for name, src in (
+            ("ppobr_study", os.path.join(ROOT, "study", "ppobr_study")),
+            ("ppobr_torch", os.path.join(ROOT, "adapters", "ppobr_torch")),
+        ):
             if importlib.util.find_spec(name) is None:
                 os.symlink(src, os.path.join(_SHIM, name))
     return _SHIM
 
 
-if importlib.util.find_spec("ppobr_study") is None or importlib.util.find_spec("ppobr_torch") is None:
+if (
+    importlib.util.find_spec("ppobr_study") is None
+    or importlib.util.find_spec("ppobr_torch") is None
+):
     sys.path.append(_shim_dir())
 
 

@@ -12,8 +12,20 @@ import pytest
 CONTROLLERS = ("ppo", "ppobr")
 SEEDS = (0, 1)
 STEPS = 2048  # 4 iterations of CleanRL's 4 envs × 128 steps
-ITER_COLUMNS = {"iteration", "global_step", "epsilon", "phi", "psi", "rollout_entropy", "entropy",
-                "clip_fraction", "kl_k1", "kl_k3", "controller_seconds", "iteration_seconds"}
+ITER_COLUMNS = {
+    "iteration",
+    "global_step",
+    "epsilon",
+    "phi",
+    "psi",
+    "rollout_entropy",
+    "entropy",
+    "clip_fraction",
+    "kl_k1",
+    "kl_k3",
+    "controller_seconds",
+    "iteration_seconds",
+}
 
 
 def ppobr_command():
@@ -58,8 +70,13 @@ def check_run_folder(out, seeds=SEEDS):
     assert summary["controllers"]["ppobr"]["runs"] == len(seeds)
     assert summary["threshold"] == 475.0 and summary["baseline"] == "ppo"
     vs = summary["versus_baseline"]["ppobr"]
-    for key in ("steps_mannwhitney_p", "within_variance_ratio", "across_variance_ratio",
-                "overhead_direct", "overhead_end_to_end"):
+    for key in (
+        "steps_mannwhitney_p",
+        "within_variance_ratio",
+        "across_variance_ratio",
+        "overhead_direct",
+        "overhead_end_to_end",
+    ):
         assert key in vs
     for png in ("learning_curves.png", "epsilon.png"):
         data = (group / png).read_bytes()
@@ -96,14 +113,20 @@ def test_compare_end_to_end_and_rerun_skips_finished(tmp_path, subprocess_env):
     # A compact copy (the form kept in git) is a run folder `compare` resumes from: it runs
     # nothing and gives the same statistics; a new run in it is written compactly.
     packed = tmp_path / "packed"
-    assert "6 finished run(s) copied" in run_ppobr(["compact", str(out), str(packed)], subprocess_env)
+    assert "6 finished run(s) copied" in run_ppobr(
+        ["compact", str(out), str(packed)], subprocess_env
+    )
     assert not list(packed.glob("*/*/seed*/*.csv"))
     stdout = run_ppobr(["compare", "--controllers", "ppo,ppobr", "--seeds", "4", "--steps", str(STEPS),
                         "--workers", "1", "--no-plots", "--no-progress", "--compact", "--out", str(packed)],
                        subprocess_env)  # fmt: skip
     assert "6 finished run(s) skipped, 2 to run" in stdout
     new_run = packed / f"CartPole-v1_{STEPS}" / "ppo" / "seed3"
-    assert sorted(p.name for p in new_run.iterdir()) == ["episodes.csv.gz", "iterations.csv.gz", "run.json"]
+    assert sorted(p.name for p in new_run.iterdir()) == [
+        "episodes.csv.gz",
+        "iterations.csv.gz",
+        "run.json",
+    ]
     # --summarize-only runs nothing, even where runs are missing (seed 4 here).
     stdout = run_ppobr(["compare", "--controllers", "ppo,ppobr", "--seeds", "0,1,2,4", "--steps", str(STEPS),
                         "--no-plots", "--summarize-only", "--out", str(packed)], subprocess_env)  # fmt: skip
@@ -117,12 +140,22 @@ def test_compare_end_to_end_and_rerun_skips_finished(tmp_path, subprocess_env):
 def test_help_and_presets(subprocess_env):
     assert "--ray" in run_ppobr(["compare", "--help"], subprocess_env)
     listing = run_ppobr(["controllers"], subprocess_env)
-    for name in ("ppo", "ppobr", "ppobr-entropy", "ppobr-reward", "linear-decay", "kl-adaptive", "ppo-wide"):
+    for name in (
+        "ppo",
+        "ppobr",
+        "ppobr-entropy",
+        "ppobr-reward",
+        "linear-decay",
+        "kl-adaptive",
+        "ppo-wide",
+    ):
         assert name in listing
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ray") is None,
-                    reason="Ray is not installed (pip install ray): --ray is untested here")
+@pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None,
+    reason="Ray is not installed (pip install ray): --ray is untested here",
+)
 def test_compare_on_a_local_ray_instance(tmp_path, subprocess_env):
     out = tmp_path / "ray_runs"
     stdout = run_ppobr(["compare", "--controllers", "ppo,ppobr", "--seeds", "1", "--steps", "1024",

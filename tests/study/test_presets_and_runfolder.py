@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ppobr_core
-from ppobr_study import controllers as C
+from ppobr_study import presets as C
 from ppobr_study import protocol as P
 from ppobr_study import runfolder as R
 
@@ -21,7 +21,9 @@ def test_ppo_wide_is_ppobr_starting_epsilon(discrete):
     assert wide.update(0.1, [1.0]) == pytest.approx(expected, rel=1e-12)
     # ...which is what the ppobr preset itself gives on its first update at full entropy.
     br = C.make_controller("ppobr", task)
-    assert br.update(task.entropy_ref if discrete else 2.5, None) == pytest.approx(expected, rel=1e-12)
+    assert br.update(task.entropy_ref if discrete else 2.5, None) == pytest.approx(
+        expected, rel=1e-12
+    )
 
 
 def test_presets():
@@ -53,7 +55,9 @@ def test_trainer_continuous_smoke():
     # of the rollout (Pendulum episodes are 200 steps) fill the reward window, so ψ is on.
     assert it["phi"] == pytest.approx(1.0)
     assert 0.0 < it["psi"] <= 1.0
-    assert it["epsilon"] == pytest.approx(0.2 * (1 + 0.5 * math.tanh(1.0) - 0.3 * math.tanh(it["psi"])))
+    assert it["epsilon"] == pytest.approx(
+        0.2 * (1 + 0.5 * math.tanh(1.0) - 0.3 * math.tanh(it["psi"]))
+    )
     assert len(res["episodes"]) == 10
     assert all(e["length"] == 200 for e in res["episodes"])
 
@@ -101,7 +105,10 @@ def _rich_result(n_iterations=3):
          "iteration_seconds": 0.1, "iteration_cpu_seconds": 0.09}
         for i in range(1, n_iterations + 1)
     ]  # fmt: skip
-    episodes = [{"global_step": 40 * k, "iteration": 1, "return": 20.0 + k / 3, "length": 20} for k in range(5)]
+    episodes = [
+        {"global_step": 40 * k, "iteration": 1, "return": 20.0 + k / 3, "length": 20}
+        for k in range(5)
+    ]
     return {"episodes": episodes, "iterations": iterations, "wall_seconds": 1.5}
 
 
@@ -110,7 +117,11 @@ def test_compact_runs_keep_exact_values_and_resume(tmp_path):
     direct = R.run_dir(tmp_path / "direct", "CartPole-v1", 1536, "ppobr", 0)
     R.write_run(full, _rich_result(), {"seed": 0})
     R.write_run(direct, _rich_result(), {"seed": 0}, compact=True)
-    assert sorted(p.name for p in direct.iterdir()) == ["episodes.csv.gz", "iterations.csv.gz", "run.json"]
+    assert sorted(p.name for p in direct.iterdir()) == [
+        "episodes.csv.gz",
+        "iterations.csv.gz",
+        "run.json",
+    ]
 
     # Converting a full run folder gives the same bytes as writing compactly in the first place.
     assert R.compact_folder(tmp_path / "full", tmp_path / "copied") == [
@@ -140,62 +151,89 @@ def test_compact_runs_keep_exact_values_and_resume(tmp_path):
 
 
 def test_atomic_json_has_no_nan(tmp_path):
-    R.atomic_write_json(tmp_path / "x.json", {"a": math.nan, "b": (1.0, math.inf), "c": np.float64(2.0)})
+    R.atomic_write_json(
+        tmp_path / "x.json", {"a": math.nan, "b": (1.0, math.inf), "c": np.float64(2.0)}
+    )
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": None, "b": [1.0, None], "c": 2.0}
 
 
 def test_cli_argument_helpers():
-    from ppobr_study import cli
+    from ppobr_study import cli, compare
 
     assert cli.parse_seeds("3") == [0, 1, 2]
     assert cli.parse_seeds("4-6") == [4, 5, 6]
     assert cli.parse_seeds("5,1,1") == [1, 5]
     with pytest.raises(Exception, match="seeds"):
         cli.parse_seeds("x")
-    assert cli.steps_for("CartPole-v1", None) == cli.DEFAULT_STEPS
-    assert cli.steps_for("CartPole-v1", "paper") == 500_000
-    assert cli.steps_for("Hopper-v5", None) == 1_000_000
-    assert cli.steps_for("Pendulum-v1", "3e4") == 30_000
+    assert compare.steps_for("CartPole-v1", None) == compare.DEFAULT_STEPS
+    assert compare.steps_for("CartPole-v1", "paper") == 500_000
+    assert compare.steps_for("Hopper-v5", None) == 1_000_000
+    assert compare.steps_for("Pendulum-v1", "3e4") == 30_000
     with pytest.raises(SystemExit, match="--steps"):
-        cli.steps_for("Pendulum-v1", None)
+        compare.steps_for("Pendulum-v1", None)
     with pytest.raises(SystemExit, match="--threshold"):
-        cli._threshold("Pendulum-v1", None)
-    assert cli._threshold("Pendulum-v1", -200.0) == -200.0
+        compare.threshold_for("Pendulum-v1", None)
+    assert compare.threshold_for("Pendulum-v1", -200.0) == -200.0
 
 
 def _fake_result(rng, n_iter=8, level=400.0):
     episodes, step = [], 0
     for i in range(60):
         step += 100
-        episodes.append({"global_step": step, "iteration": 1 + i * n_iter // 60,
-                         "return": float(min(500.0, level * (i + 1) / 40 + rng.normal(0, 20))), "length": 100})
-    iterations = [{"iteration": k + 1, "global_step": 750 * (k + 1), "epsilon": 0.2 + 0.01 * rng.random(),
-                   "phi": 0.5, "psi": 0.5, "controller_seconds": 1e-4, "iteration_seconds": 0.3,
-                   "iteration_cpu_seconds": 0.29} for k in range(n_iter)]
+        episodes.append(
+            {
+                "global_step": step,
+                "iteration": 1 + i * n_iter // 60,
+                "return": float(min(500.0, level * (i + 1) / 40 + rng.normal(0, 20))),
+                "length": 100,
+            }
+        )
+    iterations = [
+        {
+            "iteration": k + 1,
+            "global_step": 750 * (k + 1),
+            "epsilon": 0.2 + 0.01 * rng.random(),
+            "phi": 0.5,
+            "psi": 0.5,
+            "controller_seconds": 1e-4,
+            "iteration_seconds": 0.3,
+            "iteration_cpu_seconds": 0.29,
+        }
+        for k in range(n_iter)
+    ]
     return {"episodes": episodes, "iterations": iterations, "wall_seconds": 2.4, "cpu_seconds": 2.3}
 
 
 def test_summarize_group_with_ppo_wide_writes_tables_and_plots(tmp_path):
     """The summary step alone, on synthetic run folders: the baseline table, the extra
     comparison against ppo-wide, the JSON and the PNGs."""
-    from ppobr_study import cli
+    from ppobr_study.summary import summarize_group
+    from ppobr_study.tables import format_table
 
     rng = np.random.default_rng(0)
     controllers = ["ppo", "ppobr", "ppo-wide"]
     for c in controllers:
         for s in range(3):
-            R.write_run(R.run_dir(tmp_path, "CartPole-v1", 6000, c, s), _fake_result(rng),
-                        {"env": "CartPole-v1", "controller": c, "seed": s, "steps": 6000})
-    summary = cli.summarize_group(tmp_path, "CartPole-v1", 6000, controllers, [0, 1, 2], 300.0)
+            R.write_run(
+                R.run_dir(tmp_path, "CartPole-v1", 6000, c, s),
+                _fake_result(rng),
+                {"env": "CartPole-v1", "controller": c, "seed": s, "steps": 6000},
+            )
+    summary = summarize_group(tmp_path, "CartPole-v1", 6000, controllers, [0, 1, 2], 300.0)
     assert set(summary["versus_baseline"]) == {"ppobr", "ppo-wide"}
     assert set(summary["versus_ppo_wide"]) == {"ppobr"}
     assert summary["controllers"]["ppo"]["reached"] == 3
-    table = cli.format_table(summary)
+    table = format_table(summary)
     assert "| vs ppo |" in table and "| vs ppo-wide |" in table
     group = R.group_dir(tmp_path, "CartPole-v1", 6000)
     for f in ("summary.json", "results.md", "learning_curves.png", "epsilon.png"):
         assert (group / f).is_file()
-    assert json.loads((group / "summary.json").read_text())["versus_ppo_wide"]["ppobr"]["overhead_direct"] == 0.0
+    assert (
+        json.loads((group / "summary.json").read_text())["versus_ppo_wide"]["ppobr"][
+            "overhead_direct"
+        ]
+        == 0.0
+    )
 
 
 @pytest.mark.parametrize("preset", C.names())

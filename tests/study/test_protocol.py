@@ -84,14 +84,28 @@ def test_censoring_ranks_failures_last():
 
 
 def _run(steps=None, final=0.0, late=1.0, ctrl=1e-5, it=0.1):
-    return {"steps_to_threshold": steps, "reached": steps is not None, "final_return": final,
-            "late_variance": late, "late_std": math.sqrt(late),
-            "controller_seconds_per_iteration": ctrl, "seconds_per_iteration": it}
+    return {
+        "steps_to_threshold": steps,
+        "reached": steps is not None,
+        "final_return": final,
+        "late_variance": late,
+        "late_std": math.sqrt(late),
+        "controller_seconds_per_iteration": ctrl,
+        "seconds_per_iteration": it,
+    }
 
 
 def test_compare_known_ratios_speedup_and_overhead():
-    base = [_run(100.0, 0.0, 4.0, 1e-6, 0.1), _run(200.0, 2.0, 4.0, 1e-6, 0.1), _run(300.0, 4.0, 4.0, 1e-6, 0.1)]
-    other = [_run(50.0, 0.0, 2.0, 2e-6, 0.1), _run(100.0, 1.0, 2.0, 2e-6, 0.1), _run(150.0, 2.0, 2.0, 2e-6, 0.1)]
+    base = [
+        _run(100.0, 0.0, 4.0, 1e-6, 0.1),
+        _run(200.0, 2.0, 4.0, 1e-6, 0.1),
+        _run(300.0, 4.0, 4.0, 1e-6, 0.1),
+    ]
+    other = [
+        _run(50.0, 0.0, 2.0, 2e-6, 0.1),
+        _run(100.0, 1.0, 2.0, 2e-6, 0.1),
+        _run(150.0, 2.0, 2.0, 2e-6, 0.1),
+    ]
     c = P.compare(base, other)
     assert c["fewer_steps_fraction"] == pytest.approx(0.5)  # median 100 vs 200
     assert c["steps_median_ratio"] == pytest.approx(0.5)
@@ -152,8 +166,14 @@ def test_mean_band_brackets_the_mean():
 
 
 def test_registered_tasks_cover_the_paper():
-    assert set(P.TASKS) == {"CartPole-v1", "LunarLander-v3", "Hopper-v5", "HalfCheetah-v5",
-                            "Walker2d-v5", "Humanoid-v5"}
+    assert set(P.TASKS) == {
+        "CartPole-v1",
+        "LunarLander-v3",
+        "Hopper-v5",
+        "HalfCheetah-v5",
+        "Walker2d-v5",
+        "Humanoid-v5",
+    }
     assert P.task("CartPole-v1").threshold == 475.0 and P.task("CartPole-v1").budget == 500_000
     with pytest.raises(ValueError, match="threshold"):
         P.task("Pong-v5")

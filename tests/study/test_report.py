@@ -43,7 +43,9 @@ def test_claim_verdicts_follow_the_preregistered_rules():
 
 def test_overall_verdict_needs_a_majority_of_all_tasks():
     assert P.overall_verdict([True] * 4, 6) == "supported"
-    assert P.overall_verdict([True, True, True, False, False, False], 6) == "not supported"  # 3 is no majority
+    assert (
+        P.overall_verdict([True, True, True, False, False, False], 6) == "not supported"
+    )  # 3 is no majority
     assert P.overall_verdict([True, True, True], 6) == "undecided"  # three tasks still to come
     assert P.overall_verdict([False, False, False], 6) == "not supported"  # at most 3 of 6 left
     assert P.overall_verdict([False, False], 6) == "undecided"
@@ -81,12 +83,19 @@ def folders(tmp_path):
         "ppobr": fake_runs(10, [100_000.0 + 1000 * i for i in range(10)], [495.0, 497.0], [100.0, 120.0]),
     })  # fmt: skip
     # Hopper: an old interim summary (2 seeds) and a newer one with more runs and ppo-wide.
-    same = dict(steps=[300_000.0, 310_000.0, 320_000.0], final=[2000.0, 2500.0, 1800.0], late=[5e5, 6e5])
+    same = dict(
+        steps=[300_000.0, 310_000.0, 320_000.0], final=[2000.0, 2500.0, 1800.0], late=[5e5, 6e5]
+    )
     write_summary(old, "Hopper-v5", {"ppo": fake_runs(2, **same), "ppobr": fake_runs(2, **same)})
     write_summary(new, "Hopper-v5", {"ppo": fake_runs(4, **same), "ppobr": fake_runs(4, **same),
                                      "ppo-wide": fake_runs(4, **same)})  # fmt: skip
     # Not the reproduction's budget: never used.
-    write_summary(new, "CartPole-v1", {"ppo": fake_runs(12, **same), "ppobr": fake_runs(12, **same)}, steps=65_536)
+    write_summary(
+        new,
+        "CartPole-v1",
+        {"ppo": fake_runs(12, **same), "ppobr": fake_runs(12, **same)},
+        steps=65_536,
+    )
     return old, new
 
 
@@ -94,7 +103,10 @@ def test_report_picks_the_fullest_summary_and_states_the_verdicts(folders):
     old, new = folders
     found = R.find_summaries([old, new])
     assert set(found) == {"CartPole-v1", "Hopper-v5"}
-    assert found["Hopper-v5"]["controllers"]["ppo"]["runs"] == 4 and "new" in found["Hopper-v5"]["path"]
+    assert (
+        found["Hopper-v5"]["controllers"]["ppo"]["runs"] == 4
+        and "new" in found["Hopper-v5"]["path"]
+    )
     assert found["CartPole-v1"]["steps"] == 500_000
 
     text = R.report([old, new])
@@ -135,7 +147,10 @@ def test_report_command(folders, tmp_path, subprocess_env):
     proc = subprocess.run(ppobr_command() + ["report", str(old), str(new)], env=subprocess_env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("#### The paper's three claims") and "| CartPole-v1 | 10 + 10 |" in proc.stdout
+    assert (
+        proc.stdout.startswith("#### The paper's three claims")
+        and "| CartPole-v1 | 10 + 10 |" in proc.stdout
+    )
     proc = subprocess.run(ppobr_command() + ["report", str(tmp_path / "missing")], env=subprocess_env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert proc.returncode == 2 and "folders: no such folder" in proc.stderr

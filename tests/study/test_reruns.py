@@ -24,10 +24,19 @@ def write_summary(folder, env, steps, runs):
 @pytest.fixture
 def folders(tmp_path):
     old, new = tmp_path / "old", tmp_path / "new"
-    write_summary(old, "Hopper-v5", 1000, {"ppo": [run(0), run(1)], "ppobr": [run(0, late_variance=math.nan)]})
+    write_summary(
+        old, "Hopper-v5", 1000, {"ppo": [run(0), run(1)], "ppobr": [run(0, late_variance=math.nan)]}
+    )
     # seed 0 rerun elsewhere: timings differ (another machine), learning identical; seed 2 is new
-    write_summary(new, "Hopper-v5", 1000, {"ppo": [run(0, seconds=9.0), run(2)],
-                                           "ppobr": [run(0, seconds=1.0, late_variance=math.nan)]})
+    write_summary(
+        new,
+        "Hopper-v5",
+        1000,
+        {
+            "ppo": [run(0, seconds=9.0), run(2)],
+            "ppobr": [run(0, seconds=1.0, late_variance=math.nan)],
+        },
+    )
     # the same seed at another budget is another run
     write_summary(new, "Hopper-v5", 2000, {"ppo": [run(1, final_return=5.0)]})
     return old, new
@@ -51,7 +60,9 @@ def test_a_rerun_that_differs_in_its_last_bit_is_reported(folders, capsys):
     s["runs"]["ppo"][0]["final_return"] = math.nextafter(100.0, 200.0)
     path.write_text(json.dumps(s))
     repeated, mismatches = R.check(R.collect([old, new]))
-    assert [(m.key, m.metric) for m in mismatches] == [(("Hopper-v5", 1000, "ppo", 0), "final_return")]
+    assert [(m.key, m.metric) for m in mismatches] == [
+        (("Hopper-v5", 1000, "ppo", 0), "final_return")
+    ]
     assert cli.main(["reruns", str(old), str(new)]) == 1
     out = capsys.readouterr().out
     assert "1 identical, 1 differ" in out and "seeds 0 (DIFFERS)" in out and "final_return" in out

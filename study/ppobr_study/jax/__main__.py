@@ -1,5 +1,8 @@
+"""``python -m ppobr_study.jax``: the JAX trainer's command (cli.py)."""
+
 import sys
 
-from benchmarks.jax_study.cli import main
+from ppobr_study.jax.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,9 +20,13 @@
 
 Every bad value raises ValueError naming the field (e.g. ``seeds: ...``).
 
-PPO's hyper-parameters default to CleanRL's, chosen by the action space, exactly as
-``ppobr compare`` (python/ppobr_study/train.py: DISCRETE_DEFAULTS, CONTINUOUS_DEFAULTS; a test
-checks that they agree), so that the JAX study and the PyTorch study run the same algorithm.
+``--config`` takes a file or the name of a config shipped with the package (``configs/``:
+``cpu_small``, ``gpu_full``; :func:`resolve`).
+
+PPO's hyper-parameters default to CleanRL's, chosen by the action space, read from
+``ppobr_study.cleanrl_defaults`` as ``ppobr compare``'s trainer (ppobr_study/train.py) reads
+them, so that the JAX trainer and the PyTorch trainer run the same algorithm. The controllers
+are ``ppobr_study.presets``' (every preset runs in both trainers).
 """
 
 from __future__ import annotations
@@ -31,13 +35,13 @@ import json
 from pathlib import Path
 from typing import Dict, NamedTuple, Optional, Tuple
 
+from ppobr_study import cleanrl_defaults, presets
+
+SHARED = cleanrl_defaults.SHARED
 # The seven tasks of the issue. Gymnax ids are the gymnasium ids they re-implement.
 GYMNAX_TASKS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0")
 BRAX_TASKS = ("hopper", "halfcheetah", "walker2d", "humanoid")
 BRAX_BACKENDS = ("generalized", "positional", "spring", "mjx")
-# Controllers the jitted trainer implements (ppobr_study.controllers presets, see controllers.py).
-JAX_CONTROLLERS = ("ppo", "ppobr", "ppobr-entropy", "ppobr-reward", "linear-decay",
-                   "kl-adaptive", "ppo-wide")  # fmt: skip
 
 
 class PPOParams(NamedTuple):
@@ -50,16 +54,16 @@ class PPOParams(NamedTuple):
     update_epochs: int
     ent_coef: float
     normalize: bool  # observation and reward normalisation (CleanRL's continuous wrappers)
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    anneal_lr: bool = True
-    norm_adv: bool = True
-    value_clip: float = 0.2  # CleanRL's clip_coef for the value loss, fixed for every controller
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    hidden: int = 64
-    obs_clip: float = 10.0
-    reward_clip: float = 10.0
+    gamma: float = SHARED["gamma"]
+    gae_lambda: float = SHARED["gae_lambda"]
+    anneal_lr: bool = SHARED["anneal_lr"]
+    norm_adv: bool = SHARED["norm_adv"]
+    value_clip: float = SHARED["value_clip"]  # CleanRL's clip_coef for the value loss, fixed
+    vf_coef: float = SHARED["vf_coef"]
+    max_grad_norm: float = SHARED["max_grad_norm"]
+    hidden: int = SHARED["hidden"]
+    obs_clip: float = SHARED["obs_clip"]
+    reward_clip: float = SHARED["reward_clip"]
 
     @property
     def batch_size(self) -> int:
@@ -70,11 +74,10 @@ class PPOParams(NamedTuple):
         return self.batch_size // self.num_minibatches
 
 
-# CleanRL's ppo.py and ppo_continuous_action.py defaults (= ppobr_study.train's).
-DISCRETE_DEFAULTS = dict(learning_rate=2.5e-4, num_envs=4, num_steps=128, num_minibatches=4,
-                         update_epochs=4, ent_coef=0.01, normalize=False)  # fmt: skip
-CONTINUOUS_DEFAULTS = dict(learning_rate=3e-4, num_envs=1, num_steps=2048, num_minibatches=32,
-                           update_epochs=10, ent_coef=0.0, normalize=True)  # fmt: skip
+def default_ppo_params(discrete: bool) -> PPOParams:
+    """CleanRL's defaults for the action space (ppobr_study.cleanrl_defaults), as PPOParams."""
+    defaults = cleanrl_defaults.for_action_space(discrete)
+    return PPOParams(**{k: v for k, v in defaults.items() if k in PPOParams._fields})
 
 
 class ThroughputConfig(NamedTuple):
@@ -97,9 +100,8 @@ class StudyConfig(NamedTuple):
 
     def ppo_params(self, discrete: bool) -> PPOParams:
         kind = "discrete" if discrete else "continuous"
-        base = dict(DISCRETE_DEFAULTS if discrete else CONTINUOUS_DEFAULTS)
-        base.update(self.ppo_overrides.get(kind, {}))
-        return validate_ppo(PPOParams(**base), f"ppo.{kind}")
+        params = default_ppo_params(discrete)._replace(**self.ppo_overrides.get(kind, {}))
+        return validate_ppo(params, f"ppo.{kind}")
 
 
 def is_brax(task: str) -> bool:
@@ -120,8 +122,16 @@ def validate_ppo(p: PPOParams, field: str = "ppo") -> PPOParams:
     """Checks the hyper-parameters; the batch must split into equal minibatches."""
     for name in ("num_envs", "num_steps", "num_minibatches", "update_epochs", "hidden"):
         _int(getattr(p, name), f"{field}.{name}")
-    for name in ("learning_rate", "gamma", "gae_lambda", "vf_coef", "max_grad_norm", "value_clip",
-                 "obs_clip", "reward_clip"):  # fmt: skip
+    for name in (
+        "learning_rate",
+        "gamma",
+        "gae_lambda",
+        "vf_coef",
+        "max_grad_norm",
+        "value_clip",
+        "obs_clip",
+        "reward_clip",
+    ):
         v = getattr(p, name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
             _fail(f"{field}.{name}", f"expected a number > 0, got {v!r}")
@@ -130,8 +140,10 @@ def validate_ppo(p: PPOParams, field: str = "ppo") -> PPOParams:
     if p.gamma > 1 or p.gae_lambda > 1:
         _fail(f"{field}.gamma", "gamma and gae_lambda must be <= 1")
     if p.batch_size % p.num_minibatches:
-        _fail(f"{field}.num_minibatches", f"{p.num_minibatches} does not divide the batch "
-                                          f"num_envs * num_steps = {p.batch_size}")  # fmt: skip
+        _fail(
+            f"{field}.num_minibatches",
+            f"{p.num_minibatches} does not divide the batch num_envs * num_steps = {p.batch_size}",
+        )
     return p
 
 
@@ -148,8 +160,18 @@ def parse(raw: dict) -> StudyConfig:
     """A validated StudyConfig from the parsed TOML/JSON mapping."""
     from ppobr_study import protocol
 
-    known = {"name", "tasks", "controllers", "seeds", "seed_batch", "steps", "brax_backend",
-             "task_steps", "ppo", "throughput"}  # fmt: skip
+    known = {
+        "name",
+        "tasks",
+        "controllers",
+        "seeds",
+        "seed_batch",
+        "steps",
+        "brax_backend",
+        "task_steps",
+        "ppo",
+        "throughput",
+    }
     for k in raw:
         if k not in known:
             _fail(k, f"unknown field; expected one of {', '.join(sorted(known))}")
@@ -158,20 +180,24 @@ def parse(raw: dict) -> StudyConfig:
         _fail("tasks", "expected a non-empty list of task names")
     for t in tasks:
         if t not in GYMNAX_TASKS + BRAX_TASKS:
-            _fail("tasks", f"unknown task {t!r}; choose from {', '.join(GYMNAX_TASKS + BRAX_TASKS)}")
+            _fail(
+                "tasks", f"unknown task {t!r}; choose from {', '.join(GYMNAX_TASKS + BRAX_TASKS)}"
+            )
     if len(set(tasks)) != len(tasks):
         _fail("tasks", "a task is named twice")
     controllers = raw.get("controllers", ["ppo", "ppobr"])
     if not isinstance(controllers, list) or not controllers:
         _fail("controllers", "expected a non-empty list of preset names")
     for c in controllers:
-        if c not in JAX_CONTROLLERS:
-            _fail("controllers", f"unknown {c!r}; the JAX study implements {', '.join(JAX_CONTROLLERS)}")
+        if c not in presets.PRESETS:
+            _fail("controllers", f"unknown {c!r}; choose from {', '.join(presets.PRESETS)}")
     if len(set(controllers)) != len(controllers):
         _fail("controllers", "a controller is named twice")
     backend = raw.get("brax_backend", "spring")
     if backend not in BRAX_BACKENDS:
-        _fail("brax_backend", f"unknown backend {backend!r}; choose from {', '.join(BRAX_BACKENDS)}")
+        _fail(
+            "brax_backend", f"unknown backend {backend!r}; choose from {', '.join(BRAX_BACKENDS)}"
+        )
 
     steps_default = raw.get("steps", "budget")
     task_steps = raw.get("task_steps", {})
@@ -196,7 +222,10 @@ def parse(raw: dict) -> StudyConfig:
             _fail(f"ppo.{kind}", "expected the tables [ppo.discrete] and/or [ppo.continuous]")
         for k in table:
             if k not in PPOParams._fields:
-                _fail(f"ppo.{kind}.{k}", f"unknown hyper-parameter; expected one of {', '.join(PPOParams._fields)}")
+                _fail(
+                    f"ppo.{kind}.{k}",
+                    f"unknown hyper-parameter; expected one of {', '.join(PPOParams._fields)}",
+                )
         overrides[kind] = dict(table)
 
     tp = raw.get("throughput")
@@ -231,11 +260,30 @@ def parse(raw: dict) -> StudyConfig:
     return cfg
 
 
+def bundled_configs() -> Dict[str, Path]:
+    """The configs shipped in the package (``configs/*.toml``), by name."""
+    from importlib import resources
+
+    folder = resources.files("ppobr_study.jax") / "configs"
+    return {Path(f.name).stem: Path(str(f)) for f in folder.iterdir() if f.name.endswith(".toml")}
+
+
+def resolve(path_or_name) -> Path:
+    """A config file: ``path_or_name`` itself when it is a file, else the bundled config of
+    that name (``cpu_small`` or ``cpu_small.toml``)."""
+    path = Path(path_or_name)
+    if path.is_file():
+        return path
+    bundled = bundled_configs()
+    name = path.stem if path.suffix == ".toml" and path.parent == Path(".") else str(path_or_name)
+    if name in bundled:
+        return bundled[name]
+    _fail("config", f"no such file: {path} (bundled configs: {', '.join(sorted(bundled))})")
+
+
 def load(path) -> StudyConfig:
-    """Reads a .toml or .json config file."""
-    path = Path(path)
-    if not path.is_file():
-        _fail("config", f"no such file: {path}")
+    """Reads a .toml or .json config file, or a bundled config by name (:func:`resolve`)."""
+    path = resolve(path)
     text = path.read_text()
     if path.suffix == ".json":
         raw = json.loads(text)

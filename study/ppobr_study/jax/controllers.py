@@ -1,10 +1,11 @@
-"""The ``ppobr_study`` controller presets as ``ppobr_jax`` controllers, and all of a program's
-controllers behind one jittable update.
+"""The ``ppobr_study.presets`` as ``ppobr_jax`` controllers, and all of a program's controllers
+behind one jittable update.
 
-The presets' numbers are ``ppobr_study.controllers``' own (EPS0, LAMBDA1, LAMBDA2, WINDOW, the
-entropy reference of ``TaskInfo``, ``ppobr_starting_epsilon``): nothing is redefined here, so
-a change of a preset changes both studies. A test checks every preset's config against the core
-controller the PyTorch study builds.
+A preset is built from ``ppobr_study.presets``' table (its kind and parameters) by the
+``ppobr_jax`` factory of its kind (:data:`FACTORIES`): nothing of a preset, and nothing of a
+controller's rule, is written here, so a change of a preset changes both trainers. A test checks
+every preset's ``ppobr_jax`` config against the ``ppobr_core`` controller the PyTorch trainer
+builds.
 
 Vmapping over controllers: a controller's config is static (a Python NamedTuple), so runs with
 different controllers cannot share a traced config. Instead every run carries the states of all
@@ -15,34 +16,28 @@ for every (controller, seed) and vmaps over both.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence, Tuple
+from typing import Callable, Mapping, NamedTuple, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 
 import ppobr_jax
-from ppobr_study import controllers as presets
+from ppobr_study import presets
+
+
+# The ppobr_jax controller of each preset kind (ppobr_study.presets.CORE_FACTORIES' twins: the
+# same kinds, the same keyword parameters).
+FACTORIES: Mapping[str, Callable[..., ppobr_jax.EpsilonController]] = {
+    "constant": ppobr_jax.constant,
+    "ppobr": ppobr_jax.ppobr,
+    "linear_decay": ppobr_jax.linear_decay,
+    "kl_adaptive": ppobr_jax.kl_adaptive,
+}
 
 
 def make(name: str, task: presets.TaskInfo) -> ppobr_jax.EpsilonController:
-    """The ppobr_jax controller of preset ``name`` (ppobr_study.controllers' table)."""
-    ppobr = lambda l1, l2: ppobr_jax.ppobr(eps0=presets.EPS0, lambda1=l1, lambda2=l2,  # noqa: E731
-                                           window=presets.WINDOW, entropy_ref=task.entropy_ref)  # fmt: skip
-    if name == "ppo":
-        return ppobr_jax.constant(presets.EPS0)
-    if name == "ppobr":
-        return ppobr(presets.LAMBDA1, presets.LAMBDA2)
-    if name == "ppobr-entropy":
-        return ppobr(presets.LAMBDA1, 0.0)
-    if name == "ppobr-reward":
-        return ppobr(0.0, presets.LAMBDA2)
-    if name == "linear-decay":
-        return ppobr_jax.linear_decay(presets.EPS0, 0.0, total_updates=max(1, task.num_iterations))
-    if name == "kl-adaptive":
-        return ppobr_jax.kl_adaptive(eps0=presets.EPS0)
-    if name == "ppo-wide":
-        return ppobr_jax.constant(presets.ppobr_starting_epsilon(task))
-    raise ValueError(f"controllers: the JAX study has no preset {name!r}")
+    """The ppobr_jax controller of preset ``name`` (ppobr_study.presets' table)."""
+    return presets.build(name, task, FACTORIES)
 
 
 class Signals(NamedTuple):

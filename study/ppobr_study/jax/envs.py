@@ -24,7 +24,7 @@ from typing import Any, Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
-from benchmarks.jax_study.config import BRAX_TASKS, GYMNAX_TASKS
+from ppobr_study.jax.config import BRAX_TASKS, GYMNAX_TASKS
 
 BRAX_EPISODE_STEPS = 1000
 
@@ -60,11 +60,20 @@ def _gymnax_env(task: str) -> Env:
     def step(key, state, action):
         n = action.shape[0]
         obs, state, reward, term, trunc, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-            jax.random.split(key, n), state, action, params)  # fmt: skip
+            jax.random.split(key, n), state, action, params
+        )
         return obs, state, reward.astype(jnp.float32), term, trunc
 
-    return Env(task, "gymnax", int(env.observation_space(params).shape[0]), True, int(space.n), None,
-               reset, step)  # fmt: skip
+    return Env(
+        task,
+        "gymnax",
+        int(env.observation_space(params).shape[0]),
+        True,
+        int(space.n),
+        None,
+        reset,
+        step,
+    )
 
 
 class BraxState(NamedTuple):
@@ -101,5 +110,13 @@ def _brax_env(task: str, backend: str) -> Env:
     def step(key, state, action):
         return jax.vmap(step_one)(jax.random.split(key, action.shape[0]), state, action)
 
-    return Env(task, f"brax-{backend}", int(env.observation_size), False, None,
-               int(env.action_size), reset, step)  # fmt: skip
+    return Env(
+        task,
+        f"brax-{backend}",
+        int(env.observation_size),
+        False,
+        None,
+        int(env.action_size),
+        reset,
+        step,
+    )

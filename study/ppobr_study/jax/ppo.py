@@ -7,7 +7,8 @@ whole training run â€” rollouts, GAE, the controller update, the update epochs â
     jax.jit(jax.vmap(jax.vmap(train, in_axes=(0, None)), in_axes=(None, 0)))(keys, ctl_indices)
 
 runs every (controller, seed) at once. The algorithm is ``ppobr compare``'s trainer
-(python/ppobr_study/train.py = CleanRL's ppo.py / ppo_continuous_action.py), step by step:
+(ppobr_study/train.py = CleanRL's ppo.py / ppo_continuous_action.py), step by step, with the
+same hyper-parameters (ppobr_study.cleanrl_defaults):
 
 - rollout: ``num_steps`` steps in ``num_envs`` environments; a truncation ends the episode
   like a termination (no bootstrap);
@@ -37,9 +38,10 @@ import jax.numpy as jnp
 import optax
 
 import ppobr_jax
-from benchmarks.jax_study.config import PPOParams
-from benchmarks.jax_study.controllers import ControllerSet, Signals
-from benchmarks.jax_study.envs import Env
+from ppobr_study.cleanrl_defaults import SHARED
+from ppobr_study.jax.config import PPOParams
+from ppobr_study.jax.controllers import ControllerSet, Signals
+from ppobr_study.jax.envs import Env
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -50,8 +52,10 @@ LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _dense(key, n_in, n_out, scale):
-    return {"w": jax.nn.initializers.orthogonal(scale)(key, (n_in, n_out), jnp.float32),
-            "b": jnp.zeros((n_out,), jnp.float32)}  # fmt: skip
+    return {
+        "w": jax.nn.initializers.orthogonal(scale)(key, (n_in, n_out), jnp.float32),
+        "b": jnp.zeros((n_out,), jnp.float32),
+    }
 
 
 def init_params(key, env: Env, hidden: int) -> dict:
@@ -59,11 +63,17 @@ def init_params(key, env: Env, hidden: int) -> dict:
     out = env.num_actions if env.discrete else env.action_dim
     s2 = math.sqrt(2.0)
     params = {
-        "pi": [_dense(k[0], env.obs_dim, hidden, s2), _dense(k[1], hidden, hidden, s2),
-               _dense(k[2], hidden, out, 0.01)],
-        "v": [_dense(k[3], env.obs_dim, hidden, s2), _dense(k[4], hidden, hidden, s2),
-              _dense(k[5], hidden, 1, 1.0)],
-    }  # fmt: skip
+        "pi": [
+            _dense(k[0], env.obs_dim, hidden, s2),
+            _dense(k[1], hidden, hidden, s2),
+            _dense(k[2], hidden, out, 0.01),
+        ],
+        "v": [
+            _dense(k[3], env.obs_dim, hidden, s2),
+            _dense(k[4], hidden, hidden, s2),
+            _dense(k[5], hidden, 1, 1.0),
+        ],
+    }
     if not env.discrete:
         params["log_std"] = jnp.zeros((out,), jnp.float32)  # state-independent, as CleanRL
     return params
@@ -243,8 +253,10 @@ def make_train(env: Env, p: PPOParams, ctls: ControllerSet, num_iterations: int)
             return jnp.asarray(p.learning_rate, jnp.float32)
         return p.learning_rate * (1.0 - (count // n_updates) / num_iterations)
 
-    tx = optax.chain(optax.clip_by_global_norm(p.max_grad_norm),
-                     optax.adam(learning_rate=lr_schedule, eps=1e-5))  # fmt: skip
+    tx = optax.chain(
+        optax.clip_by_global_norm(p.max_grad_norm),
+        optax.adam(learning_rate=lr_schedule, eps=SHARED["adam_eps"]),
+    )
 
     def loss_fn(params, mb: Minibatch, eps):
         out = policy(params, mb.obs)
@@ -255,7 +267,9 @@ def make_train(env: Env, p: PPOParams, ctls: ControllerSet, num_iterations: int)
         pg_loss, stats = ppobr_jax.clipped_surrogate(logp, mb.logp, adv, eps, entropy=ent)
         v = value(params, mb.obs)
         v_clipped = mb.value + jnp.clip(v - mb.value, -p.value_clip, p.value_clip)
-        v_loss = 0.5 * jnp.maximum(jnp.square(v - mb.target), jnp.square(v_clipped - mb.target)).mean()
+        v_loss = (
+            0.5 * jnp.maximum(jnp.square(v - mb.target), jnp.square(v_clipped - mb.target)).mean()
+        )
         total = pg_loss - p.ent_coef * ent.mean() + p.vf_coef * v_loss
         return total, (stats, pg_loss, v_loss)
 
@@ -275,10 +289,25 @@ def make_train(env: Env, p: PPOParams, ctls: ControllerSet, num_iterations: int)
             train_reward, norm = normalize_reward(p, norm, reward, done)
         else:
             obs, train_reward = raw_obs, reward
-        t = Transition(rs.obs, action, logp, ent, v, train_reward, done,
-                       jnp.where(done, ep_ret, jnp.nan), jnp.where(done, ep_len, 0))  # fmt: skip
-        rs = rs._replace(env_state=env_state, obs=obs, norm=norm, key=key,
-                         ep_ret=jnp.where(done, 0.0, ep_ret), ep_len=jnp.where(done, 0, ep_len))  # fmt: skip
+        t = Transition(
+            rs.obs,
+            action,
+            logp,
+            ent,
+            v,
+            train_reward,
+            done,
+            jnp.where(done, ep_ret, jnp.nan),
+            jnp.where(done, ep_len, 0),
+        )
+        rs = rs._replace(
+            env_state=env_state,
+            obs=obs,
+            norm=norm,
+            key=key,
+            ep_ret=jnp.where(done, 0.0, ep_ret),
+            ep_len=jnp.where(done, 0, ep_len),
+        )
         return rs, t
 
     def iteration(ctl_index, rs: RunState, it):
@@ -300,8 +329,9 @@ def make_train(env: Env, p: PPOParams, ctls: ControllerSet, num_iterations: int)
             params, opt_state, key = carry
             key, k_perm = jax.random.split(key)
             perm = jax.random.permutation(k_perm, p.batch_size)
-            mbs = jax.tree.map(lambda x: x[perm].reshape((p.num_minibatches, p.minibatch_size)
-                                                         + x.shape[1:]), flat)  # fmt: skip
+            mbs = jax.tree.map(
+                lambda x: x[perm].reshape((p.num_minibatches, p.minibatch_size) + x.shape[1:]), flat
+            )
 
             def mb_step(c, mb):
                 params, opt_state = c
@@ -314,11 +344,15 @@ def make_train(env: Env, p: PPOParams, ctls: ControllerSet, num_iterations: int)
 
         lr = lr_schedule(it * n_updates)  # the rate of this iteration's updates
         (params, opt_state, key), (stats, pg_loss, v_loss) = jax.lax.scan(
-            epoch, (rs.params, rs.opt_state, rs.key), None, p.update_epochs)  # fmt: skip
+            epoch, (rs.params, rs.opt_state, rs.key), None, p.update_epochs
+        )
 
         # statistics over every minibatch of every epoch: (sum, count) pairs summed, so the means
         # are exact; ratio_min / ratio_max are extremes
-        sums, counts = stats.sums.reshape(-1, stats.sums.shape[-1]), stats.counts.reshape(-1, stats.counts.shape[-1])
+        sums, counts = (
+            stats.sums.reshape(-1, stats.sums.shape[-1]),
+            stats.counts.reshape(-1, stats.counts.shape[-1]),
+        )
         total = ppobr_jax.SurrogateStats(sums.sum(0), counts.sum(0))
         m = total.as_dict()
         ratio_min = sums[:, ppobr_jax.STAT_NAMES.index("ratio_min")].min()
@@ -327,32 +361,55 @@ def make_train(env: Env, p: PPOParams, ctls: ControllerSet, num_iterations: int)
         explained = jnp.where(var_y == 0, jnp.nan, 1.0 - jnp.var(flat.target - flat.value) / var_y)
 
         log = IterationLog(
-            epsilon=eps, phi=diag.phi, psi=diag.psi, z=diag.z,
-            rollout_entropy=traj.entropy.mean(), entropy=m["entropy"],
-            clip_fraction=m["clip_fraction"], clip_fraction_low=m["clip_fraction_low"],
-            clip_fraction_high=m["clip_fraction_high"], kl_k1=m["kl_k1"], kl_k3=m["kl_k3"],
-            ratio_min=ratio_min, ratio_max=ratio_max, policy_loss=pg_loss.mean(),
-            value_loss=v_loss.mean(), explained_variance=explained,
-            learning_rate=jnp.asarray(lr, jnp.float32), episodes=traj.done.sum(),
-        )  # fmt: skip
-        rs = rs._replace(params=params, opt_state=opt_state, key=key, ctl_states=ctl_states,
-                         last_kl=m["kl_k3"])  # fmt: skip
+            epsilon=eps,
+            phi=diag.phi,
+            psi=diag.psi,
+            z=diag.z,
+            rollout_entropy=traj.entropy.mean(),
+            entropy=m["entropy"],
+            clip_fraction=m["clip_fraction"],
+            clip_fraction_low=m["clip_fraction_low"],
+            clip_fraction_high=m["clip_fraction_high"],
+            kl_k1=m["kl_k1"],
+            kl_k3=m["kl_k3"],
+            ratio_min=ratio_min,
+            ratio_max=ratio_max,
+            policy_loss=pg_loss.mean(),
+            value_loss=v_loss.mean(),
+            explained_variance=explained,
+            learning_rate=jnp.asarray(lr, jnp.float32),
+            episodes=traj.done.sum(),
+        )
+        rs = rs._replace(
+            params=params, opt_state=opt_state, key=key, ctl_states=ctl_states, last_kl=m["kl_k3"]
+        )
         return rs, (log, traj.ep_return, traj.ep_length)
 
     def train(key, ctl_index) -> RunOutput:
         k_net, k_env, k_run = jax.random.split(key, 3)
         params = init_params(k_net, env, p.hidden)
         raw_obs, env_state = env.reset(k_env, p.num_envs)
-        norm = Normalizer(running_stats((env.obs_dim,)), running_stats(()),
-                          jnp.zeros((p.num_envs,), jnp.float32))  # fmt: skip
+        norm = Normalizer(
+            running_stats((env.obs_dim,)), running_stats(()), jnp.zeros((p.num_envs,), jnp.float32)
+        )
         obs = raw_obs
         if p.normalize:
             obs, norm = normalize_obs(p, norm, raw_obs)
-        rs = RunState(params, tx.init(params), env_state, obs, norm,
-                      jnp.zeros((p.num_envs,), jnp.float32), jnp.zeros((p.num_envs,), jnp.int32),
-                      ctls.init(), jnp.full((), jnp.nan, jnp.float32), k_run)  # fmt: skip
+        rs = RunState(
+            params,
+            tx.init(params),
+            env_state,
+            obs,
+            norm,
+            jnp.zeros((p.num_envs,), jnp.float32),
+            jnp.zeros((p.num_envs,), jnp.int32),
+            ctls.init(),
+            jnp.full((), jnp.nan, jnp.float32),
+            k_run,
+        )
         _, (log, ep_return, ep_length) = jax.lax.scan(
-            lambda c, it: iteration(ctl_index, c, it), rs, jnp.arange(num_iterations))  # fmt: skip
+            lambda c, it: iteration(ctl_index, c, it), rs, jnp.arange(num_iterations)
+        )
         return RunOutput(log, ep_return, ep_length)
 
     return train

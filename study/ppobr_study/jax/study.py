@@ -1,7 +1,7 @@
 """Runs a study config: per task, one compiled program per chunk of seeds (every controller and
 seed of the chunk vmapped), the runs written in ``ppobr compare``'s run-folder format and
-summarised by its code (``ppobr_study.runfolder``, ``protocol``, ``cli.summarize_group``,
-``plots``); then the throughput of PPO-BR against plain PPO.
+summarised by its code (``ppobr_study.runfolder``, ``protocol``, ``summary.summarize_group``,
+``tables.format_table``, ``plots``); then the throughput of PPO-BR against plain PPO.
 
     OUT/comparison.json                  the invocation: config, wall time, groups, throughput
     OUT/<task id>_<steps>/<controller>/seed<k>/{episodes.csv, iterations.csv, run.json}
@@ -27,15 +27,16 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
-from benchmarks.jax_study import config as K
-from benchmarks.jax_study import controllers as ctl_lib
-from benchmarks.jax_study import envs as env_lib
-from benchmarks.jax_study import ppo
-from ppobr_study import cli as study_cli
 from ppobr_study import protocol, runfolder
-from ppobr_study.controllers import TaskInfo
+from ppobr_study.jax import config as K
+from ppobr_study.jax import controllers as ctl_lib
+from ppobr_study.jax import envs as env_lib
+from ppobr_study.jax import ppo
+from ppobr_study.presets import TaskInfo
+from ppobr_study.summary import summarize_group
+from ppobr_study.tables import format_table
 
-ENGINE = "benchmarks.jax_study (jitted PPO, ppobr_jax)"
+ENGINE = "ppobr_study.jax (jitted PPO, ppobr_jax)"
 
 
 def versions(backend: str) -> dict:
@@ -46,9 +47,16 @@ def versions(backend: str) -> dict:
             return None
 
     dev = jax.devices()[0]
-    out = {"python": platform.python_version(), "jax": jax.__version__, "jaxlib": v("jaxlib"),
-           "numpy": np.__version__, "optax": v("optax"), "gymnax": v("gymnax"),
-           "ppobr_core": v("ppobr-core"), "device": f"{dev.platform}: {dev.device_kind}"}  # fmt: skip
+    out = {
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jaxlib": v("jaxlib"),
+        "numpy": np.__version__,
+        "optax": v("optax"),
+        "gymnax": v("gymnax"),
+        "ppobr_core": v("ppobr-core"),
+        "device": f"{dev.platform}: {dev.device_kind}",
+    }
     if backend.startswith("brax"):
         out["brax"] = v("brax")
     return out
@@ -89,8 +97,10 @@ def run_result(out: ppo.RunOutput, c: int, s: int, task: Task) -> dict:
     it, t, e = np.nonzero(length > 0)  # C order = chronological, envs in index order
     rets = out.ep_return[c, s][it, t, e]
     gsteps = (it * p.num_steps + t + 1) * p.num_envs  # train.py: counted before the step's episodes
-    episodes = [{"global_step": int(g), "iteration": int(i) + 1, "return": float(r), "length": int(n)}
-                for g, i, r, n in zip(gsteps, it, rets, length[it, t, e])]  # fmt: skip
+    episodes = [
+        {"global_step": int(g), "iteration": int(i) + 1, "return": float(r), "length": int(n)}
+        for g, i, r, n in zip(gsteps, it, rets, length[it, t, e])
+    ]
     cols = {k: np.asarray(v)[c, s] for k, v in out.iterations._asdict().items()}
     iterations = []
     for i in range(task.num_iterations):
@@ -107,7 +117,7 @@ def run_result(out: ppo.RunOutput, c: int, s: int, task: Task) -> dict:
 
 def _chunks(seeds: Sequence[int], size: int) -> List[List[int]]:
     size = size or len(seeds)
-    return [list(seeds[i:i + size]) for i in range(0, len(seeds), size)]
+    return [list(seeds[i : i + size]) for i in range(0, len(seeds), size)]
 
 
 def run_task(cfg: K.StudyConfig, task: Task, out: Path, log: Callable[[str], None]) -> dict:
@@ -116,16 +126,24 @@ def run_task(cfg: K.StudyConfig, task: Task, out: Path, log: Callable[[str], Non
     compiled, compile_s, ran, wall = None, 0.0, 0, 0.0
     ver = versions(task.env.backend)
     for chunk in _chunks(cfg.seeds, size):
-        dirs = [runfolder.run_dir(out, task.id, task.steps, c, s) for c in cfg.controllers for s in chunk]
+        dirs = [
+            runfolder.run_dir(out, task.id, task.steps, c, s)
+            for c in cfg.controllers
+            for s in chunk
+        ]
         if all(runfolder.is_finished(d) for d in dirs):
             log(f"[{task.id}] seeds {chunk[0]}..{chunk[-1]}: finished, skipped")
             continue
         if compiled is None:
             compiled, compile_s = task.program(cfg.controllers, size)
-            log(f"[{task.id}] compiled {len(cfg.controllers)} controllers x {size} seeds in {compile_s:.1f} s")
+            log(
+                f"[{task.id}] compiled {len(cfg.controllers)} controllers x {size} seeds in {compile_s:.1f} s"
+            )
         padded = chunk + [chunk[-1]] * (size - len(chunk))  # same shapes: the last chunk is padded
         t0 = time.perf_counter()
-        res = jax.block_until_ready(compiled(ppo.seed_keys(padded), jnp.arange(len(cfg.controllers))))
+        res = jax.block_until_ready(
+            compiled(ppo.seed_keys(padded), jnp.arange(len(cfg.controllers)))
+        )
         seconds = time.perf_counter() - t0
         host = jax.device_get(res)
         wall += seconds
@@ -136,21 +154,39 @@ def run_task(cfg: K.StudyConfig, task: Task, out: Path, log: Callable[[str], Non
             ctl = ctl_lib.make(name, task.info)
             for si, seed in enumerate(chunk):
                 result = run_result(host, ci, si, task)
-                result.update({
-                    "config": task.params._asdict(),
-                    "controller": {"name": ctl.name, "config": ctl.config._asdict()},
-                    "program_seconds": seconds,  # the whole chunk's program, shared by its runs
-                    "program_runs": len(padded) * len(cfg.controllers),
-                })  # fmt: skip
-                meta = {"env": task.id, "controller": name, "seed": seed, "steps": task.steps,
-                        "task": task.name, "backend": task.env.backend, "engine": ENGINE,
-                        "versions": ver}  # fmt: skip
-                runfolder.write_run(runfolder.run_dir(out, task.id, task.steps, name, seed), result, meta)
+                result.update(
+                    {
+                        "config": task.params._asdict(),
+                        "controller": {"name": ctl.name, "config": ctl.config._asdict()},
+                        "program_seconds": seconds,  # the whole chunk's program, shared by its runs
+                        "program_runs": len(padded) * len(cfg.controllers),
+                    }
+                )
+                meta = {
+                    "env": task.id,
+                    "controller": name,
+                    "seed": seed,
+                    "steps": task.steps,
+                    "task": task.name,
+                    "backend": task.env.backend,
+                    "engine": ENGINE,
+                    "versions": ver,
+                }
+                runfolder.write_run(
+                    runfolder.run_dir(out, task.id, task.steps, name, seed), result, meta
+                )
     return {"runs_executed": ran, "program_seconds": wall, "compile_seconds": compile_s}
 
 
-def measure_throughput(cfg: K.StudyConfig, name: str, seeds: Sequence[int], steps: int, repeats: int,
-                       controllers=("ppo", "ppobr"), log=print) -> dict:  # fmt: skip
+def measure_throughput(
+    cfg: K.StudyConfig,
+    name: str,
+    seeds: Sequence[int],
+    steps: int,
+    repeats: int,
+    controllers=("ppo", "ppobr"),
+    log=print,
+) -> dict:
     """Environment steps per second of PPO (constant ε) and PPO-BR in the same process.
 
     Two compiled programs with the same shapes (one run per seed in ``seeds``, ``steps`` steps
@@ -172,7 +208,7 @@ def measure_throughput(cfg: K.StudyConfig, name: str, seeds: Sequence[int], step
         outputs[ctl] = jax.device_get(jax.block_until_ready(progs[ctl](keys, idx)))  # warm-up
     times: Dict[str, List[float]] = {base: [], other: []}
     for r in range(repeats):
-        for ctl in (controllers if r % 2 == 0 else controllers[::-1]):
+        for ctl in controllers if r % 2 == 0 else controllers[::-1]:
             t0 = time.perf_counter()
             jax.block_until_ready(progs[ctl](keys, idx))
             times[ctl].append(time.perf_counter() - t0)
@@ -185,45 +221,70 @@ def measure_throughput(cfg: K.StudyConfig, name: str, seeds: Sequence[int], step
         runs[ctl] = {}
         for si, seed in enumerate(seeds):
             ret, length = o.ep_return[0, si], o.ep_length[0, si]
-            runs[ctl][str(seed)] = {"epsilon": o.iterations.epsilon[0, si].tolist(),
-                                    "episodes": int((length > 0).sum()),
-                                    "return_sum": float(np.nansum(ret.astype(np.float64)))}  # fmt: skip
+            runs[ctl][str(seed)] = {
+                "epsilon": o.iterations.epsilon[0, si].tolist(),
+                "episodes": int((length > 0).sum()),
+                "return_sum": float(np.nansum(ret.astype(np.float64))),
+            }
     res = {
-        "task": sub.id, "baseline": base, "controller": other, "seeds": list(seeds),
-        "steps_per_run": sub.steps_run, "repeats": repeats,
+        "task": sub.id,
+        "baseline": base,
+        "controller": other,
+        "seeds": list(seeds),
+        "steps_per_run": sub.steps_run,
+        "repeats": repeats,
         "steps_per_second": {n: statistics.median(v) for n, v in sps.items()},
-        "steps_per_second_all": sps, "ratio_per_repeat": ratios,
-        "ratio_median": ratio, "overhead": 1.0 - ratio, "within_1_percent": bool(1.0 - ratio <= 0.01),
+        "steps_per_second_all": sps,
+        "ratio_per_repeat": ratios,
+        "ratio_median": ratio,
+        "overhead": 1.0 - ratio,
+        "within_1_percent": bool(1.0 - ratio <= 0.01),
         # a 1% bar needs repeats that agree to about 1%: on a busy machine they do not
-        "ratio_range": [min(ratios), max(ratios)], "resolves_1_percent": bool(max(ratios) - min(ratios) <= 0.02),
-        "compile_seconds": compile_s, "device": versions(sub.env.backend)["device"], "runs": runs,
-    }  # fmt: skip
-    log(f"[{sub.id}] throughput: {base} {res['steps_per_second'][base]:,.0f} env steps/s, "
+        "ratio_range": [min(ratios), max(ratios)],
+        "resolves_1_percent": bool(max(ratios) - min(ratios) <= 0.02),
+        "compile_seconds": compile_s,
+        "device": versions(sub.env.backend)["device"],
+        "runs": runs,
+    }
+    log(
+        f"[{sub.id}] throughput: {base} {res['steps_per_second'][base]:,.0f} env steps/s, "
         f"{other} {res['steps_per_second'][other]:,.0f} env steps/s; median ratio {ratio:.4f} "
-        f"(overhead {100 * (1 - ratio):+.2f}%) over {repeats} interleaved repeats")  # fmt: skip
+        f"(overhead {100 * (1 - ratio):+.2f}%) over {repeats} interleaved repeats"
+    )
     return res
 
 
 def throughput_note(tp: dict) -> str:
     sps = tp["steps_per_second"]
-    return (f"Throughput ({tp['device']}, {len(tp['seeds'])} seed(s) x {tp['steps_per_run']:,} steps, "
-            f"median of {tp['repeats']} interleaved repeats): {tp['baseline']} {sps[tp['baseline']]:,.0f} "
-            f"env steps/s, {tp['controller']} {sps[tp['controller']]:,.0f} env steps/s, ratio "
-            f"{tp['ratio_median']:.4f}, overhead {100 * tp['overhead']:+.2f}% "
-            f"({'within' if tp['within_1_percent'] else 'NOT within'} the 1% bar; per-repeat ratios "
-            f"{tp['ratio_range'][0]:.3f}..{tp['ratio_range'][1]:.3f}"
-            + ("" if tp["resolves_1_percent"] else ": too noisy to resolve 1%") + ")")  # fmt: skip
+    return (
+        f"Throughput ({tp['device']}, {len(tp['seeds'])} seed(s) x {tp['steps_per_run']:,} steps, "
+        f"median of {tp['repeats']} interleaved repeats): {tp['baseline']} {sps[tp['baseline']]:,.0f} "
+        f"env steps/s, {tp['controller']} {sps[tp['controller']]:,.0f} env steps/s, ratio "
+        f"{tp['ratio_median']:.4f}, overhead {100 * tp['overhead']:+.2f}% "
+        f"({'within' if tp['within_1_percent'] else 'NOT within'} the 1% bar; per-repeat ratios "
+        f"{tp['ratio_range'][0]:.3f}..{tp['ratio_range'][1]:.3f}"
+        + ("" if tp["resolves_1_percent"] else ": too noisy to resolve 1%")
+        + ")"
+    )
 
 
-def run(cfg: K.StudyConfig, out, *, command: str = "", plots: bool = True,
-        log: Callable[[str], None] = print) -> dict:  # fmt: skip
+def run(
+    cfg: K.StudyConfig,
+    out,
+    *,
+    command: str = "",
+    plots: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Runs the study; returns the comparison dict written to OUT/comparison.json."""
     out = Path(out)
     t_start = time.perf_counter()
     dev = jax.devices()[0]
-    log(f"jax study {cfg.name!r}: {len(cfg.tasks)} task(s) x {len(cfg.controllers)} controller(s) x "
+    log(
+        f"jax study {cfg.name!r}: {len(cfg.tasks)} task(s) x {len(cfg.controllers)} controller(s) x "
         f"{len(cfg.seeds)} seed(s) on {dev.platform} ({dev.device_kind}); jax {jax.__version__}; "
-        f"Brax backend {cfg.brax_backend!r}; run folder {out}/")  # fmt: skip
+        f"Brax backend {cfg.brax_backend!r}; run folder {out}/"
+    )
     groups, executed, throughput = [], {}, {}
     for name in cfg.tasks:
         task = Task(cfg, name)
@@ -231,24 +292,49 @@ def run(cfg: K.StudyConfig, out, *, command: str = "", plots: bool = True,
         tp = None
         if cfg.throughput and name in cfg.throughput.tasks:
             t = cfg.throughput
-            tp = throughput[task.id] = measure_throughput(cfg, name, t.seeds, t.steps, t.repeats, log=log)
-        extra = {"engine": ENGINE, "task": name, "backend": task.env.backend,
-                 "steps_per_run": task.steps_run, "ppo": task.params._asdict(),
-                 "throughput": tp}  # fmt: skip
-        summary = study_cli.summarize_group(out, task.id, task.steps, cfg.controllers, cfg.seeds,
-                                            task.threshold, plots=plots, command=command, extra=extra,
-                                            notes=throughput_note(tp) if tp else "")  # fmt: skip
+            tp = throughput[task.id] = measure_throughput(
+                cfg, name, t.seeds, t.steps, t.repeats, log=log
+            )
+        extra = {
+            "engine": ENGINE,
+            "task": name,
+            "backend": task.env.backend,
+            "steps_per_run": task.steps_run,
+            "ppo": task.params._asdict(),
+            "throughput": tp,
+        }
+        summary = summarize_group(
+            out,
+            task.id,
+            task.steps,
+            cfg.controllers,
+            cfg.seeds,
+            task.threshold,
+            plots=plots,
+            command=command,
+            extra=extra,
+            notes=throughput_note(tp) if tp else "",
+        )
         groups.append(summary)
-        log("\n" + study_cli.format_table(summary) + ("\n\n" + throughput_note(tp) if tp else "") + "\n")
+        log("\n" + format_table(summary) + ("\n\n" + throughput_note(tp) if tp else "") + "\n")
     wall = time.perf_counter() - t_start
     comparison = {
-        "command": command, "engine": ENGINE, "config": cfg.name, "envs": [g["env"] for g in groups],
-        "controllers": list(cfg.controllers), "seeds": list(cfg.seeds),
-        "budgets": {g["env"]: g["steps"] for g in groups}, "brax_backend": cfg.brax_backend,
-        "device": versions("")["device"], "wall_seconds": wall, "executed": executed,
-        "runs_executed": sum(e["runs_executed"] for e in executed.values()), "failures": [],
-        "throughput": throughput, "groups": groups,
-    }  # fmt: skip
+        "command": command,
+        "engine": ENGINE,
+        "config": cfg.name,
+        "envs": [g["env"] for g in groups],
+        "controllers": list(cfg.controllers),
+        "seeds": list(cfg.seeds),
+        "budgets": {g["env"]: g["steps"] for g in groups},
+        "brax_backend": cfg.brax_backend,
+        "device": versions("")["device"],
+        "wall_seconds": wall,
+        "executed": executed,
+        "runs_executed": sum(e["runs_executed"] for e in executed.values()),
+        "failures": [],
+        "throughput": throughput,
+        "groups": groups,
+    }
     runfolder.atomic_write_json(out / "comparison.json", comparison)
     log(f"study wall time {wall:.1f} s; run folder {out}/")
     return comparison
