@@ -247,7 +247,7 @@ def check_surrogate_inputs(
             )
     if logp_new.numel() == 0:
         raise invalid("logp_new", f"empty batch {_shape_text(logp_new)}")
-    if aggregation != "token-mean" and logp_new.dim() == 1 and segment_ids is None:
+    if aggregation in AGGREGATIONS[1:] and logp_new.dim() == 1 and segment_ids is None:
         raise invalid(
             "segment_ids",
             f"is required for aggregation '{aggregation}' on a 1-D batch (pass segment_ids, "

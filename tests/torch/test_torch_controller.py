@@ -121,3 +121,62 @@ def test_non_finite_entropy_leaves_eps_unchanged_and_accumulator_entropy():
     ref.update(0.4)
     ref.update(float("nan"), [1.0, float("inf")])
     assert ctl.update(acc) == pytest.approx(ref.update(ent.mean().item()), rel=1e-12)
+
+
+PER_STEP = [0.9, 1.1, 0.7, 1.3, 0.8]
+
+
+@pytest.mark.parametrize(
+    "as_input",
+    [
+        pytest.param(lambda v: v, id="list"),
+        pytest.param(tuple, id="tuple"),
+        pytest.param(lambda v: np.array(v, dtype=np.float32), id="float32 array"),
+        pytest.param(lambda v: torch.tensor(v, dtype=torch.float64), id="float64 tensor"),
+        pytest.param(lambda v: torch.tensor(v, dtype=torch.float32), id="float32 tensor"),
+    ],
+)
+def test_per_step_entropies_are_reduced_to_their_float64_mean(as_input):
+    # docs/SPEC.md §3.5: the arithmetic mean in float64 of the values as given
+    ctl = pt.EpsilonController(ppobr_core.PPOBRController(window=4, entropy_ref=1.2))
+    ref = ppobr_core.PPOBRController(window=4, entropy_ref=1.2)
+    for it in range(6):
+        values = [v * (1 - 0.1 * it) for v in PER_STEP]
+        given = as_input(values)
+        mean = float(np.mean(np.asarray(given, dtype=np.float64)))
+        assert ctl.update(given, [float(it)]) == ref.update(mean, [float(it)])
+    assert ctl.diagnostics == ref.diagnostics
+
+
+@pytest.mark.parametrize(
+    "empty", [[], (), np.zeros(0), torch.zeros(0), torch.zeros(0, dtype=torch.float32)]
+)
+def test_an_empty_entropy_array_is_an_error(empty):
+    ctl = pt.EpsilonController(ppobr_core.PPOBRController())
+    eps0 = ctl.epsilon
+    with pytest.raises(ppobr_core.InvalidArgumentError) as e:
+        ctl.update(empty, [1.0])
+    assert e.value.argument == "entropy"
+    assert str(e.value) == "entropy: empty array (pass a number or at least one per-step entropy)"
+    assert ctl.epsilon == eps0
+    assert ctl.state_dict() == ppobr_core.PPOBRController().state_dict()  # nothing was fed
+
+
+def test_entropy_arrays_must_be_one_dimensional_and_real():
+    ctl = pt.EpsilonController(ppobr_core.PPOBRController())
+    for bad in (torch.ones(2, 3), np.ones((2, 3)), [[1.0, 2.0]]):
+        with pytest.raises(ppobr_core.InvalidArgumentError) as e:
+            ctl.update(bad)
+        assert e.value.argument == "entropy"
+    for bad in ("0.5", torch.ones(3, dtype=torch.bool), ["a", "b"], object()):
+        with pytest.raises(TypeError, match="^entropy: "):
+            ctl.update(bad)
+
+
+def test_a_non_finite_mean_entropy_follows_the_nan_policy():
+    ctl = pt.EpsilonController(ppobr_core.PPOBRController(window=4, entropy_ref=1.0))
+    ref = ppobr_core.PPOBRController(window=4, entropy_ref=1.0)
+    assert ctl.update([0.5, 0.6]) == ref.update(0.55)
+    for bad in ([0.5, float("nan")], torch.tensor([float("inf"), 1.0]), np.array([-np.inf])):
+        assert ctl.update(bad) == ref.update(float(np.mean(np.asarray(bad, dtype=np.float64))))
+    assert ctl.diagnostics == ref.diagnostics  # the skipped updates are counted alike
