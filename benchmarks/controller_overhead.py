@@ -2,6 +2,7 @@
 
     python benchmarks/controller_overhead.py --env-id CartPole-v1 --seed 1 --threads 1 --summary s.json
     python benchmarks/controller_overhead.py --env-id Pendulum-v1 --total-timesteps 20480
+    python benchmarks/controller_overhead.py --controller ppobr   # one agent alone (the control)
 
 One process trains a constant-ε agent and a PPO-BR agent (same seed and hyper-parameters, each
 with its own envs, optimizer and random stream, so each run equals a run of that controller on
@@ -17,7 +18,8 @@ It prints one line per iteration and agent and, at the end, a JSON summary (also
 running average return of the last 100 episodes, the first step at which it reached
 --solved-at, seconds per iteration, time in the controller) and the median over iterations of
 the paired time ratio (PPO-BR / constant - 1) with a 95% CI (needs scipy), and the directly
-timed controller update as a share of the iteration.
+timed controller update as a share of the iteration. `--controller constant|ppobr` trains
+that agent alone: the run each lockstep agent reproduces exactly (own random stream).
 """
 
 from __future__ import annotations
@@ -88,6 +90,13 @@ def parse_args():
     p.add_argument("--vf-coef", type=float, default=0.5)
     p.add_argument("--max-grad-norm", type=float, default=0.5)
     p.add_argument("--target-kl", type=float, default=None)
+    p.add_argument(
+        "--controller",
+        choices=["both", "constant", "ppobr"],
+        default="both",
+        help="both: the lockstep measurement; constant or ppobr: that agent alone (the run each "
+        "lockstep agent must reproduce)",
+    )
     p.add_argument("--solved-at", type=float, default=475.0)
     p.add_argument("--summary", type=str, default=None, help="write the JSON summary here")
     p.add_argument("--quiet", action="store_true")
@@ -178,8 +187,8 @@ class Trainer:
 
     `iterate()` is one iteration of CleanRL's training loop (rollout, GAE, update epochs), line
     for line, with the lines marked `# PPO-BR` as in examples/cleanrl_ppo_torch.py. Keeping an
-    agent's state here rather than in main()'s locals lets main() drive two agents in lockstep
-    with the same loop body, so the two cannot drift apart.
+    agent's state here rather than in main()'s locals lets main() drive one agent alone or two in
+    lockstep with the same loop body, so the two paths cannot drift apart.
     """
 
     def __init__(self, args, controller, device):
@@ -297,7 +306,9 @@ class Trainer:
         self.next_obs, self.next_done = next_obs, next_done
 
         t_ctl = time.perf_counter()  # PPO-BR
-        eps = ctl.update(entropies.flatten(), finished)  # PPO-BR: once per rollout, before the epochs
+        eps = ctl.update(
+            entropies.flatten(), finished
+        )  # PPO-BR: once per rollout, before the epochs
         self.ctl_times.append(time.perf_counter() - t_ctl)  # PPO-BR
 
         with torch.no_grad():
@@ -455,22 +466,17 @@ def drop_raw_times(summary):  # the console gets the summary without the per-ite
     }
 
 
-def main():
-    args = parse_args()
-    torch.set_num_threads(args.threads)
-    torch.backends.cudnn.deterministic = bool(args.torch_deterministic)
-    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+def lockstep(args, device):
+    """Both agents, the same iteration back to back, the order alternating every iteration so
+    neither always runs on a warm (or cold) cache; returns the summary with the overhead."""
     start_time = time.time()
-
-    # Lockstep: the same iteration of both agents back to back, the order alternating every
-    # iteration so neither always runs on a warm (or cold) cache.
     trainers = [Trainer(args, "constant", device), Trainer(args, "ppobr", device)]
     for iteration in range(1, args.num_iterations + 1):
         for trainer in trainers if iteration % 2 else trainers[::-1]:
             eps, s = trainer.iterate(iteration)
             if not args.quiet:
                 trainer.log(iteration, eps, s, prefix=f"[{trainer.name:>8}] ")
-    summary = {
+    return {
         "env_id": args.env_id,
         "controller": "both",
         "seed": args.seed,
@@ -482,7 +488,23 @@ def main():
         "wall_s": time.time() - start_time,
     }
 
-    print(json.dumps(drop_raw_times(summary)))
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    torch.backends.cudnn.deterministic = bool(args.torch_deterministic)
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    if args.controller != "both":
+        trainer = Trainer(args, args.controller, device)
+        for iteration in range(1, args.num_iterations + 1):
+            eps, s = trainer.iterate(iteration)
+            if not args.quiet:
+                trainer.log(iteration, eps, s)
+        summary = trainer.summary()
+        print(json.dumps(summary))
+    else:
+        summary = lockstep(args, device)
+        print(json.dumps(drop_raw_times(summary)))
     if args.summary:
         with open(args.summary, "w") as f:
             json.dump(summary, f, indent=2)
