@@ -257,15 +257,7 @@ def kl_adaptive_values(eps0, kl_target, tolerance, rate, eps_min, eps_max) -> tu
 ENTROPY_EMPTY = "empty array (pass a number or at least one per-step entropy)"
 
 
-def update_signal(value: Any, argument: str):
-    """A controller input that is a number or a 1-D array of per-step values, as an array.
-
-    Returns None (absent), a 0-d array (a number) or a 1-D array of at least one value (whose
-    arithmetic mean the controller uses). Only shapes and types are checked: the values may be
-    traced. Rule R4 gives this form to the entropy.
-    """
-    if value is None:
-        return None
+def _signal_array(value, argument: str):
     if isinstance(value, (str, bytes)):
         raise wrong_type(argument, f"expected a real number, got {type_name(value)}")
     try:
@@ -273,14 +265,37 @@ def update_signal(value: Any, argument: str):
     except (TypeError, ValueError):
         raise wrong_type(argument, f"expected a real number, got {type_name(value)}") from None
     if v.dtype.kind not in "fiub":
-        raise wrong_type(argument, f"expected real numbers, got {v.dtype}")
+        raise wrong_type(argument, f"expected a real number, got {type_name(value)}")
+    return v
+
+
+def entropy_signal(value: Any):
+    """The entropy given to a controller update: a number or a 1-D array of per-step entropies.
+
+    Returns None (absent), a 0-d array (a number) or a 1-D array of at least one entropy, whose
+    arithmetic mean the controller uses (rule R4). Only shapes and types are checked here: the
+    values may be traced; a non-finite mean rejects the update (the core's NaN policy).
+    """
+    if value is None:
+        return None
+    v = _signal_array(value, "entropy")
     if v.ndim > 1:
         raise invalid(
-            argument,
-            f"expected a number or a 1-D array of per-step values, got shape {tuple(v.shape)}",
+            "entropy",
+            f"expected a number or a 1-D array of per-step entropies, got shape {tuple(v.shape)}",
         )
     if v.ndim == 1 and v.shape[0] == 0:
-        raise invalid(argument, ENTROPY_EMPTY)
+        raise invalid("entropy", ENTROPY_EMPTY)
+    return jnp.asarray(v)
+
+
+def scalar_signal(value: Any, argument: str):
+    """A controller input that is one number (the KL): None, or a 0-d array."""
+    if value is None:
+        return None
+    v = _signal_array(value, argument)
+    if v.ndim != 0:
+        raise wrong_type(argument, f"expected a real number, got {type_name(value)}")
     return jnp.asarray(v)
 
 

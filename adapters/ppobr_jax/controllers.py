@@ -33,7 +33,7 @@ Inputs of ``update``:
   (flattened in row-major order = the order they enter the window), with ``returns_mask``
   (same shape, bool) marking which entries are real. With ``axis_name`` the returns of all
   devices are gathered (in device order) so every device inserts the same returns.
-- ``kl`` (KL-adaptive only): the measured KL, in the same forms as the entropy.
+- ``kl`` (KL-adaptive only): the measured KL, a number or a :class:`Mean`.
 
 The configs are checked when built (and again by init / update, for a NamedTuple built
 directly) with the core's rules and messages: see _input_rules.py.
@@ -288,7 +288,7 @@ def _clip(x, lo, hi):
 
 
 def _scalar_signal(value, dt, axis_name):
-    """The mean a controller uses, from a number, a 1-D array of per-step values (their
+    """The mean a controller uses, from a number, a 1-D array of per-step entropies (their
     arithmetic mean) or a Mean pair; None -> NaN (the update is rejected).
 
     With axis_name: a Mean pair or a per-step array adds its sums and counts over the axis (every
@@ -491,11 +491,14 @@ def _update_impl(config, state, entropy, episode_returns, returns_mask, kl, axis
 _update_jit = jax.jit(_update_impl, static_argnames=("config", "axis_name"))
 
 
-def _signal(value, argument: str):
-    """A Mean pair as it is; a number or a per-step array checked (rule R4) and as an array."""
-    if value is None or isinstance(value, Mean):
-        return value
-    return rules.update_signal(value, argument)
+def _entropy_signal(value):
+    """A Mean pair as it is; a number or per-step entropies checked (rule R4), as an array."""
+    return value if isinstance(value, Mean) else rules.entropy_signal(value)
+
+
+def _kl_signal(value):
+    """A Mean pair as it is; a number checked, as an array."""
+    return value if isinstance(value, Mean) else rules.scalar_signal(value, "kl")
 
 
 def update(
@@ -512,16 +515,17 @@ def update(
 
     ``entropy``, ``episode_returns`` / ``returns_mask`` feed PPO-BR, ``kl`` the KL-adaptive
     controller; the other inputs are ignored (as the core's controllers ignore them).
-    ``entropy`` (and ``kl``) is a number, a 1-D array of per-step values whose arithmetic mean
-    is used (an empty one raises), or a :class:`Mean` pair (docs/SPEC.md, rule R4).
+    ``entropy`` is a number, a 1-D array of per-step entropies whose arithmetic mean is used (an
+    empty one raises), or a :class:`Mean` pair (docs/SPEC.md, rule R4); ``kl`` a number or a
+    :class:`Mean` pair.
     ``axis_name``: reduce the inputs over that mapped axis (pmap / shard_map / vmap with an
     axis name) so that every member computes the same epsilon: entropy and kl (as Mean pairs)
     by summing sums and counts in axis order, episode returns by gathering them in axis order.
     The config is checked as the core checks it on every update (once per config: cached).
     """
     config = _validated(config)
-    entropy = _signal(entropy, "entropy")
-    kl = _signal(kl, "kl")
+    entropy = _entropy_signal(entropy)
+    kl = _kl_signal(kl)
     if isinstance(config, PPOBRConfig):
         if not isinstance(state, PPOBRState):
             raise TypeError("state: expected a PPOBRState (from init(config))")

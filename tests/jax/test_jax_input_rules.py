@@ -249,12 +249,11 @@ def test_per_step_entropies_under_jit_and_nan_policy():
         assert float(eps2) == float(eps) and int(s.rejected_entropy) == 1
 
 
-def test_kl_per_step_values():
-    with x64():
-        ctl = pj.kl_adaptive()
-        ref = core.KLAdaptiveController()
-        eps, _ = ctl.update(ctl.init(), kl=[0.001, 0.003])
-        assert float(eps) == ref.update(kl=0.002)
+@pytest.mark.parametrize("kl", [[0.001, 0.003], np.array([0.001, 0.003]), "0.01"])
+def test_kl_is_one_number_as_in_the_core(kl):
+    """Per-step arrays are an entropy rule only: a KL is one number (or a Mean pair)."""
+    ctl = pj.kl_adaptive()
+    _same(lambda: ctl.update(ctl.init(), kl=kl), lambda: core.KLAdaptiveController().update(kl=kl))
 
 
 @pytest.mark.parametrize("empty", [[], np.zeros(0), jnp.zeros(0)], ids=["list", "numpy", "jax"])
@@ -283,7 +282,7 @@ def test_entropy_of_two_dimensions_is_refused():
     got = _raised(lambda: ctl.update(ctl.init(), np.zeros((2, 3))))
     assert got[1:] == (
         "entropy",
-        "entropy: expected a number or a 1-D array of per-step values, got shape (2, 3)",
+        "entropy: expected a number or a 1-D array of per-step entropies, got shape (2, 3)",
     )
 
 
