@@ -10,7 +10,13 @@ from torch import Tensor
 
 import ppobr_core
 
-from ppobr_torch._input_rules import dtype_name, invalid, real_number
+from ppobr_torch._input_rules import (
+    check_per_step_values,
+    per_step_type_error,
+    real_number,
+    require_controller,
+    require_real_dtype,
+)
 from ppobr_torch._loss import ENTROPY, SurrogateOutput
 from ppobr_torch._stats import StatsAccumulator, comm_device, distributed_ready
 
@@ -35,9 +41,8 @@ def _mean_pair(x, name: str) -> Optional[tuple[Any, float]]:
         return x.sums[ENTROPY], x.counts[ENTROPY]
     if isinstance(x, Tensor):
         x = x.detach()
-        if x.dtype == torch.bool or x.dtype.is_complex:
-            raise TypeError(f"{name}: expected real numbers, got a {dtype_name(x.dtype)} tensor")
-        _check_steps(x.dim(), x.numel(), name)
+        require_real_dtype(name, x.dtype)
+        check_per_step_values(name, x.dim(), x.numel())
         if x.dim() == 0:
             return x.to(torch.float64), 1.0
         if x.is_cpu:
@@ -48,22 +53,10 @@ def _mean_pair(x, name: str) -> Optional[tuple[Any, float]]:
         try:
             a = np.asarray(x, dtype=np.float64)
         except (TypeError, ValueError):
-            raise TypeError(
-                f"{name}: expected a real number or a 1-D array of them, got {type(x).__name__}"
-            ) from None
-        _check_steps(a.ndim, a.size, name)
+            raise per_step_type_error(name, x) from None
+        check_per_step_values(name, a.ndim, a.size)
         return float(np.add.reduce(a, axis=None)), float(a.size)
     return real_number(name, x), 1.0
-
-
-def _check_steps(ndim: int, size: int, name: str) -> None:
-    if ndim > 1:
-        raise invalid(
-            name, f"expected a number or a 1-D array of per-step values, got {ndim} dimensions"
-        )
-    if ndim == 1 and size == 0:
-        what = "entropy" if name == "entropy" else "value"
-        raise invalid(name, f"empty array (pass a number or at least one per-step {what})")
 
 
 def _returns_array(x) -> np.ndarray:
@@ -104,12 +97,7 @@ class EpsilonController:
     ) -> None:
         if controller is _REQUIRED:
             raise TypeError("controller: is required")
-        if not isinstance(controller, ppobr_core.Controller):
-            # required, never a silent default: which rule sets ε is the caller's choice
-            raise TypeError(
-                "controller: expected a ppobr_core controller (e.g. "
-                f"ppobr_core.PPOBRController()), got {type(controller).__name__}"
-            )
+        require_controller(controller)
         self.controller = controller
         self.distributed = distributed
         self.group = group
@@ -134,7 +122,11 @@ class EpsilonController:
         f64 = torch.float64
 
         def t(v):
-            return v.to(dev, f64) if isinstance(v, Tensor) else torch.tensor(float(v), dtype=f64, device=dev)
+            return (
+                v.to(dev, f64)
+                if isinstance(v, Tensor)
+                else torch.tensor(float(v), dtype=f64, device=dev)
+            )
 
         zero = torch.tensor(0.0, dtype=f64, device=dev)
         flags = torch.tensor([ent is not None, klp is not None], dtype=f64, device=dev)
@@ -151,7 +143,9 @@ class EpsilonController:
         dist.all_reduce(vec, op=dist.ReduceOp.SUM, group=self.group)
         world = dist.get_world_size(self.group)
         lens = [torch.zeros(1, dtype=f64, device=dev) for _ in range(world)]
-        dist.all_gather(lens, torch.tensor([float(rets.size)], dtype=f64, device=dev), group=self.group)
+        dist.all_gather(
+            lens, torch.tensor([float(rets.size)], dtype=f64, device=dev), group=self.group
+        )
         lens_i = [int(x.item()) for x in lens]
         longest = max(lens_i)
         gathered = np.zeros(0, dtype=np.float64)

@@ -1,4 +1,5 @@
-"""The input rules of ppobr_torch (docs/SPEC.md §3), checked the same way on both paths.
+"""The input rules of ppobr_torch (docs/SPEC.md §3): the loss's, checked the same way on both
+paths, and EpsilonController's.
 
 Every check here reads only what a tensor knows without touching its data (type, dtype,
 shape), or a host value (a number, a CPU clip range), so it never costs a host-device
@@ -39,7 +40,9 @@ def invalid(argument: str, what: str) -> ppobr_core.InvalidArgumentError:
 def qualified_type_name(x) -> str:
     """The type as a user would write it: "numpy.ndarray", "list", "NoneType"."""
     cls = type(x)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -118,7 +121,9 @@ def check_clip_bound(argument: str, x: Eps, upper: Optional[float]) -> None:
     be a host-device synchronisation, or a graph break)."""
     if isinstance(x, Tensor):
         if x.numel() != 1:
-            raise invalid(argument, f"expected a number or a 0-d tensor, got shape {tuple(x.shape)}")
+            raise invalid(
+                argument, f"expected a number or a 0-d tensor, got shape {tuple(x.shape)}"
+            )
         if not x.is_cpu or tracing():
             return
         v = float(x)
@@ -199,6 +204,35 @@ def _shape_text(t: Tensor) -> str:
     return f"[{rows}, {cols}]"
 
 
+def _plainly_valid(logp_new, logp_old, advantages, entropy, mask, segment_ids, aggregation):
+    """True for the common, valid call (tensors of one float dtype and one non-empty shape,
+    no segment ids, token-mean or a 2-D batch), decided with the fewest attribute reads: a
+    small minibatch's call is a few tens of microseconds, and the full checks below would add
+    a visible share. False sends the call through the full checks, which find the message."""
+    if not (
+        isinstance(logp_new, Tensor)
+        and isinstance(logp_old, Tensor)
+        and isinstance(advantages, Tensor)
+        and segment_ids is None
+    ):
+        return False
+    dtype = logp_new.dtype
+    shape = logp_new.shape
+    if (dtype is not torch.float32 and dtype is not torch.float64) or 0 in shape:
+        return False
+    if len(shape) != 2 and (len(shape) != 1 or aggregation != "token-mean"):
+        return False
+    for t in (logp_old, advantages, entropy):
+        if t is not None and not (isinstance(t, Tensor) and t.dtype is dtype and t.shape == shape):
+            return False
+    if mask is not None:
+        if not (isinstance(mask, Tensor) and mask.shape == shape):
+            return False
+        if mask.dtype is not dtype and mask.dtype is not torch.bool:
+            return False
+    return True
+
+
 def check_surrogate_inputs(
     logp_new,
     logp_old,
@@ -212,6 +246,8 @@ def check_surrogate_inputs(
     order: types (torch.Tensor), ranks, shapes, dtypes (float32 / float64, all logp_new's; a
     mask may be bool; segment ids integer), a non-empty batch, and segment ids where a
     ``seq-mean-*`` aggregation of a 1-D batch needs them. Reads no tensor data."""
+    if _plainly_valid(logp_new, logp_old, advantages, entropy, mask, segment_ids, aggregation):
+        return
     if logp_new is None:
         raise invalid("logp_new", "is required")
     require_tensor("logp_new", logp_new)
@@ -233,8 +269,10 @@ def check_surrogate_inputs(
             _check_float_dtype("mask", mask, logp_new)
     if segment_ids is not None:
         require_tensor("segment_ids", segment_ids)
-        if segment_ids.dtype.is_floating_point or segment_ids.dtype.is_complex or (
-            segment_ids.dtype == torch.bool
+        if (
+            segment_ids.dtype.is_floating_point
+            or segment_ids.dtype.is_complex
+            or (segment_ids.dtype == torch.bool)
         ):
             raise TypeError(
                 f"segment_ids: expected an integer array, got {dtype_name(segment_ids.dtype)}"
@@ -253,3 +291,40 @@ def check_surrogate_inputs(
             f"is required for aggregation '{aggregation}' on a 1-D batch (pass segment_ids, "
             "or a 2-D [batch, tokens] batch whose rows are the sequences)",
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# The controller (EpsilonController)
+
+
+def require_controller(controller) -> None:
+    """A ppobr_core controller, never a silent default: which rule sets ε is the caller's choice."""
+    if not isinstance(controller, ppobr_core.Controller):
+        raise TypeError(
+            "controller: expected a ppobr_core controller (e.g. "
+            f"ppobr_core.PPOBRController()), got {type(controller).__name__}"
+        )
+
+
+def require_real_dtype(argument: str, dtype: torch.dtype) -> None:
+    """Per-step values (entropies, KLs) are real numbers: bool and complex tensors are refused."""
+    if dtype == torch.bool or dtype.is_complex:
+        raise TypeError(f"{argument}: expected real numbers, got a {dtype_name(dtype)} tensor")
+
+
+def per_step_type_error(argument: str, x) -> TypeError:
+    return TypeError(
+        f"{argument}: expected a real number or a 1-D array of them, got {type(x).__name__}"
+    )
+
+
+def check_per_step_values(argument: str, ndim: int, size: int) -> None:
+    """A controller signal is a number (ndim 0) or a non-empty 1-D array of per-step values,
+    whose mean is used (docs/SPEC.md §3.5)."""
+    if ndim > 1:
+        raise invalid(
+            argument, f"expected a number or a 1-D array of per-step values, got {ndim} dimensions"
+        )
+    if ndim == 1 and size == 0:
+        what = "entropy" if argument == "entropy" else "value"
+        raise invalid(argument, f"empty array (pass a number or at least one per-step {what})")

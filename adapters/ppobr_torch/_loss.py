@@ -65,7 +65,6 @@ if STAT_NAMES != _EXPECTED:  # pragma: no cover - guards against a core/adapter 
     raise ImportError(f"ppobr_torch expects ppobr_core.STAT_NAMES == {_EXPECTED}, got {STAT_NAMES}")
 
 
-
 def stats_from_sums(sums: Tensor, counts: Tensor) -> dict[str, float]:
     """Weighted means from (sum, count) vectors, as floats: one device-to-host transfer.
 
@@ -139,7 +138,8 @@ class _CoreSurrogate(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_loss):  # type: ignore[override]
-        if torch.is_grad_enabled():  # backward(create_graph=True): the kernel's gradient is a constant
+        # backward(create_graph=True): the kernel's gradient is a constant, not a graph
+        if torch.is_grad_enabled():
             raise RuntimeError(
                 "ppobr_torch: the C++ kernel's loss is differentiable once; for higher-order "
                 "gradients use backend='torch'"
@@ -225,8 +225,12 @@ def torch_surrogate(
         rd = torch.exp(dd)
         if isinstance(lo, Tensor) or isinstance(hi, Tensor):
             # torch.full, not torch.tensor: a fill kernel, no host-to-device copy
-            lo_t = lo if isinstance(lo, Tensor) else torch.full((), lo, dtype=dtype, device=d.device)
-            hi_t = hi if isinstance(hi, Tensor) else torch.full((), hi, dtype=dtype, device=d.device)
+            lo_t = (
+                lo if isinstance(lo, Tensor) else torch.full((), lo, dtype=dtype, device=d.device)
+            )
+            hi_t = (
+                hi if isinstance(hi, Tensor) else torch.full((), hi, dtype=dtype, device=d.device)
+            )
             rc = torch.clamp(rd, lo_t, hi_t)
         else:
             rc = torch.clamp(rd, lo, hi)
@@ -260,7 +264,9 @@ def torch_surrogate(
             seg = segment_ids.to(device=d.device, dtype=torch.long)
             if num_segments is None:
                 num_segments = int(seg.max()) + 1  # a sync; pass num_segments to avoid it
-            per_seq = torch.zeros(num_segments, dtype=dtype, device=d.device).index_add(0, seg, wobj)
+            per_seq = torch.zeros(num_segments, dtype=dtype, device=d.device).index_add(
+                0, seg, wobj
+            )
             ones = w if w is not None else torch.ones_like(obj)
             weight = torch.zeros(num_segments, dtype=dtype, device=d.device).index_add(0, seg, ones)
         else:  # a 1-D batch without ids is one sequence (the input rules refuse it before)
@@ -330,7 +336,9 @@ def _use_core(backend: str, tensors) -> bool:
         return False
     if rules.tracing():
         if backend == "core":
-            raise RuntimeError("backend='core' cannot run under torch.compile / tracing; use 'auto'")
+            raise RuntimeError(
+                "backend='core' cannot run under torch.compile / tracing; use 'auto'"
+            )
         return False
     on_cpu = all(t is None or t.is_cpu for t in tensors)
     if backend == "core" and not on_cpu:

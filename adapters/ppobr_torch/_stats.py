@@ -117,7 +117,9 @@ class StatsAccumulator:
             raise RuntimeError("StatsAccumulator.reduced(): nothing was added")
         return all_reduce_stats(self.sums, self.counts, group)
 
-    def compute(self, *, all_reduce: bool = True, group=None, reset: bool = True) -> dict[str, float]:
+    def compute(
+        self, *, all_reduce: bool = True, group=None, reset: bool = True
+    ) -> dict[str, float]:
         """Means by name (NaN where nothing was counted): one host transfer."""
         if not self._parts:
             raise RuntimeError("StatsAccumulator.compute(): nothing was added")

@@ -49,7 +49,9 @@ def test_same_eps_sequence_as_the_core_for_tensors_and_floats(name):
         got = {
             "floats": wrapped["floats"].update(mean, rets, kl=kl),
             "0-d tensors": wrapped["0-d tensors"].update(
-                torch.tensor(mean, dtype=torch.float64), torch.tensor(rets), kl=torch.tensor(kl, dtype=torch.float64)
+                torch.tensor(mean, dtype=torch.float64),
+                torch.tensor(rets),
+                kl=torch.tensor(kl, dtype=torch.float64),
             ),
             "per-step tensors": wrapped["per-step tensors"].update(
                 torch.from_numpy(ent), np.array(rets), kl=torch.tensor([kl], dtype=torch.float64)
@@ -90,7 +92,9 @@ def test_checkpoint_round_trip_with_torch_save_weights_only():
     restored.load_state_dict(state)
     assert restored.epsilon == ctl.epsilon and t.item() == pytest.approx(ctl.epsilon)
     for ent, rets, _ in sig[8:]:
-        assert restored.update(torch.from_numpy(ent), rets) == ctl.update(torch.from_numpy(ent), rets)
+        assert restored.update(torch.from_numpy(ent), rets) == ctl.update(
+            torch.from_numpy(ent), rets
+        )
     with pytest.raises(ppobr_core.InvalidArgumentError):
         pt.EpsilonController(ppobr_core.ConstantController()).load_state_dict(state)
 

@@ -10,7 +10,9 @@ from torch_helpers import batch, core, vec
 
 import ppobr_torch as pt
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+pytestmark = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device on this machine"
+)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -20,7 +22,9 @@ def test_cuda_path_matches_core(dtype):
     kw = dict(eps_low=0.2, eps_high=0.28, dual_clip=3.0)
     ref = core(lpn, lpo, adv, entropy=ent, mask=mask, **kw)
     x = lpn.cuda().requires_grad_(True)
-    out = pt.clipped_surrogate_loss(x, lpo.cuda(), adv.cuda(), entropy=ent.cuda(), mask=mask.cuda(), **kw)
+    out = pt.clipped_surrogate_loss(
+        x, lpo.cuda(), adv.cuda(), entropy=ent.cuda(), mask=mask.cuda(), **kw
+    )
     (g,) = torch.autograd.grad(out.loss, x)
     t = dict(rtol=2e-5, atol=2e-6) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
     assert out.sums.device.type == "cuda"
@@ -40,7 +44,9 @@ def test_no_host_device_sync_per_minibatch():
     def minibatches():
         for start in range(0, lpn.numel(), 1024):  # slices: indexing itself adds no sync either
             idx = slice(start, start + 1024)
-            out = pt.clipped_surrogate_loss(x[idx], lpo[idx], adv[idx], eps, entropy=ent[idx], dual_clip=3.0)
+            out = pt.clipped_surrogate_loss(
+                x[idx], lpo[idx], adv[idx], eps, entropy=ent[idx], dual_clip=3.0
+            )
             out.loss.backward()
             acc.add(out)
 

@@ -38,7 +38,9 @@ def _controller():
 
 def _worker(rank, port, outdir):
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD
+    )
     try:
         ctl = pt.EpsilonController(_controller())
         local = pt.EpsilonController(_controller(), distributed=False)
@@ -49,8 +51,16 @@ def _worker(rank, port, outdir):
             record["local_eps"].append(local.update(ent, rets))
             acc = pt.StatsAccumulator()
             for idx in torch.arange(lpn.numel()).split(128):
-                acc.add(pt.clipped_surrogate_loss(lpn[idx], lpo[idx], adv[idx], ctl.epsilon_tensor(dtype=torch.float64),
-                                                  entropy=e[idx], dual_clip=3.0))  # fmt: skip
+                acc.add(
+                    pt.clipped_surrogate_loss(
+                        lpn[idx],
+                        lpo[idx],
+                        adv[idx],
+                        ctl.epsilon_tensor(dtype=torch.float64),
+                        entropy=e[idx],
+                        dual_clip=3.0,
+                    )
+                )
             record["stats"].append(acc.compute())
         with open(os.path.join(outdir, f"rank{rank}.json"), "w") as f:
             json.dump(record, f)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch_helpers import batch, core, tol, vec
+from torch_helpers import batch, core, dtype_name, tol, vec
 
 import ppobr_core
 import ppobr_torch as pt
@@ -76,7 +76,9 @@ def test_aggregations_2d_and_segments(backend, dtype, aggregation):
     lpn, lpo, adv, ent = batch(dtype=dtype, shape=(6, 40), seed=7)
     lengths = torch.tensor([40, 13, 1, 0, 27, 35])
     mask = torch.arange(40)[None, :] < lengths[:, None]
-    kw = dict(eps_low=0.2, eps_high=0.3, dual_clip=2.5, entropy=ent, mask=mask, aggregation=aggregation)
+    kw = dict(
+        eps_low=0.2, eps_high=0.3, dual_clip=2.5, entropy=ent, mask=mask, aggregation=aggregation
+    )
     ref = core(lpn, lpo, adv, **kw)
     out, g = _run(lpn, lpo, adv, backend, **kw)
     _assert_matches_core(out, g, ref, dtype)
@@ -85,8 +87,14 @@ def test_aggregations_2d_and_segments(backend, dtype, aggregation):
     sel = mask.reshape(-1)
     ids = torch.arange(6).repeat_interleave(40)[sel] * 2
     flat = [t.reshape(-1)[sel] for t in (lpn, lpo, adv, ent)]
-    kw1 = dict(eps_low=0.2, eps_high=0.3, dual_clip=2.5, entropy=flat[3], segment_ids=ids,
-               aggregation=aggregation)  # fmt: skip
+    kw1 = dict(
+        eps_low=0.2,
+        eps_high=0.3,
+        dual_clip=2.5,
+        entropy=flat[3],
+        segment_ids=ids,
+        aggregation=aggregation,
+    )
     ref1 = core(*flat[:3], **kw1)
     out1, g1 = _run(*flat[:3], backend, **kw1)
     _assert_matches_core(out1, g1, ref1, dtype)
@@ -150,20 +158,26 @@ def test_auto_picks_core_on_cpu_and_refuses_other_float_dtypes(monkeypatch):
     for dtype in (torch.bfloat16, torch.float16):
         for backend in ("auto", "torch"):
             low = [t.to(dtype) for t in (lpn, lpo, adv)]
-            with pytest.raises(TypeError, match=f"logp_new: expected a float32 or float64 array, got {dtype_name(dtype)}"):
+            with pytest.raises(
+                TypeError,
+                match=f"logp_new: expected a float32 or float64 array, got {dtype_name(dtype)}",
+            ):
                 pt.clipped_surrogate_loss(*low, 0.2, backend=backend)
     assert calls == [1]
-
-
-def dtype_name(dtype):
-    return str(dtype).removeprefix("torch.")
 
 
 @pytest.mark.parametrize("backend", ["core", "torch"])
 def test_gradcheck_float64(backend):
     for opts in OPTION_SETS.values():
-        lpn, lpo, adv, _ = batch(40, torch.float64, seed=4, spread=0.4, margin=1e-3,
-                                 eps=opts.get("eps", 0.2), dual_clip=opts.get("dual_clip"))
+        lpn, lpo, adv, _ = batch(
+            40,
+            torch.float64,
+            seed=4,
+            spread=0.4,
+            margin=1e-3,
+            eps=opts.get("eps", 0.2),
+            dual_clip=opts.get("dual_clip"),
+        )
         if "eps_low" in opts:  # asymmetric: keep away from both bounds
             r = (lpn - lpo).exp()
             keep = ((r - 0.8).abs() > 2e-3) & ((r - 1.28).abs() > 2e-3)
@@ -227,9 +241,14 @@ def test_gradients_in_logp_old_and_advantages_are_the_formulas(opts):
     # selected term (the masked-input rebuild of r must not cut these paths)
     kw = OPTION_SETS[opts]
     lpn, lpo, adv, _ = batch(
-        60, torch.float64, seed=31, spread=0.4, margin=1e-3, eps=kw.get("eps", 0.2),
+        60,
+        torch.float64,
+        seed=31,
+        spread=0.4,
+        margin=1e-3,
+        eps=kw.get("eps", 0.2),
         dual_clip=kw.get("dual_clip"),
-    )  # fmt: skip
+    )
     if "eps_low" in kw:
         r = (lpn - lpo).exp()
         keep = ((r - 0.8).abs() > 2e-3) & ((r - 1.28).abs() > 2e-3)
@@ -291,10 +310,15 @@ def test_eps_as_tensor_and_bad_arguments():
     # the clip range is checked on both paths (the torch path computes with whatever it gets,
     # so this check is all that stands between a bad ε and a wrong loss there)
     for backend in ("core", "torch"):
-        for bad, name in (({"eps": -0.1}, "eps"), ({"eps": float("nan")}, "eps"), ({"eps": 1.0}, "eps"),
-                          ({"eps_low": 1.5, "eps_high": 0.2}, "eps_low"),
-                          ({"eps_low": 0.2, "eps_high": -1.0}, "eps_high"),
-                          ({"eps": torch.tensor(-0.5)}, "eps"), ({"eps": torch.ones(2)}, "eps")):
+        for bad, name in (
+            ({"eps": -0.1}, "eps"),
+            ({"eps": float("nan")}, "eps"),
+            ({"eps": 1.0}, "eps"),
+            ({"eps_low": 1.5, "eps_high": 0.2}, "eps_low"),
+            ({"eps_low": 0.2, "eps_high": -1.0}, "eps_high"),
+            ({"eps": torch.tensor(-0.5)}, "eps"),
+            ({"eps": torch.ones(2)}, "eps"),
+        ):
             with pytest.raises(Err, match=name) as e:
                 pt.clipped_surrogate_loss(lpn, lpo, adv, backend=backend, **bad)
             assert e.value.argument == name
@@ -316,8 +340,18 @@ def test_stats_accumulator_equals_one_big_batch():
         acc = pt.StatsAccumulator()
         acc.fold_every = fold_every
         for idx in torch.randperm(1000, generator=torch.Generator().manual_seed(3)).split(128):
-            acc.add(pt.clipped_surrogate_loss(lpn[idx], lpo[idx], adv[idx], 0.2, dual_clip=3.0,
-                                              entropy=ent[idx], mask=mask[idx], backend=backend))
+            acc.add(
+                pt.clipped_surrogate_loss(
+                    lpn[idx],
+                    lpo[idx],
+                    adv[idx],
+                    0.2,
+                    dual_clip=3.0,
+                    entropy=ent[idx],
+                    mask=mask[idx],
+                    backend=backend,
+                )
+            )
         assert len(acc) == 8
         np.testing.assert_allclose(acc.sums.numpy(), vec(ref.sums), rtol=1e-10)
         np.testing.assert_allclose(acc.counts.numpy(), vec(ref.counts), rtol=1e-12)
@@ -334,7 +368,9 @@ def test_masked_padding_with_extreme_log_ratios_stays_finite(backend):
     lpn, lpo, adv, _ = batch(dtype=torch.float32, shape=(4, 30), seed=29)
     mask = torch.arange(30)[None, :] < torch.tensor([30, 10, 20, 5])[:, None]
     lpn = torch.where(mask, lpn, torch.full_like(lpn, 0.0))
-    lpo = torch.where(mask, lpo, torch.full_like(lpo, -100.0))  # padding: exp(100) overflows float32
+    lpo = torch.where(
+        mask, lpo, torch.full_like(lpo, -100.0)
+    )  # padding: exp(100) overflows float32
     ref = core(lpn, lpo, adv, eps=0.2, mask=mask, aggregation="seq-mean-token-mean")
     out, g = _run(lpn, lpo, adv, backend, eps=0.2, mask=mask, aggregation="seq-mean-token-mean")
     assert torch.isfinite(out.loss) and torch.isfinite(g).all()

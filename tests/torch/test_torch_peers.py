@@ -109,18 +109,24 @@ def _torchrl_setup(n, k, eps, seed=0):
     policy = Logits()
     actor = ProbabilisticActor(
         TensorDictModule(policy, in_keys=["observation"], out_keys=["logits"]),
-        in_keys=["logits"], distribution_class=Categorical, return_log_prob=True,
-    )  # fmt: skip
+        in_keys=["logits"],
+        distribution_class=Categorical,
+        return_log_prob=True,
+    )
     loss_fn = ClipPPOLoss(actor, None, clip_epsilon=eps, entropy_bonus=False)
     act = torch.randint(0, k, (n,), generator=g)
     old_logits = logits0 + 0.4 * torch.randn(n, k, generator=g, dtype=torch.float64)
     old = torch.log_softmax(old_logits, -1).gather(-1, act[:, None])[:, 0]
     adv = torch.randn(n, 1, generator=g, dtype=torch.float64)
     td = TensorDict(
-        {"observation": torch.zeros(n, 1, dtype=torch.float64), "action": act,
-         loss_fn.tensor_keys.sample_log_prob: old, "advantage": adv},
+        {
+            "observation": torch.zeros(n, 1, dtype=torch.float64),
+            "action": act,
+            loss_fn.tensor_keys.sample_log_prob: old,
+            "advantage": adv,
+        },
         batch_size=[n],
-    )  # fmt: skip
+    )
     return loss_fn, td, policy, act, old, adv[:, 0]
 
 

@@ -10,8 +10,17 @@ import ppobr_core
 STAT_NAMES = tuple(ppobr_core.STAT_NAMES)
 
 
-def batch(n=257, dtype=torch.float64, *, shape=None, seed=0, spread=0.3, margin=0.0, eps=0.2,
-          dual_clip=None):
+def batch(
+    n=257,
+    dtype=torch.float64,
+    *,
+    shape=None,
+    seed=0,
+    spread=0.3,
+    margin=0.0,
+    eps=0.2,
+    dual_clip=None,
+):
     """(logp_new, logp_old, advantages, entropy) with ratios spread around 1 so that some clip.
 
     margin > 0 keeps every ratio at least that far from the clip bounds 1 -/+ eps and from the
@@ -36,7 +45,9 @@ def batch(n=257, dtype=torch.float64, *, shape=None, seed=0, spread=0.3, margin=
 
 def core(lpn, lpo, adv, **kw):
     """ppobr_core.clipped_surrogate on NumPy copies of the tensors."""
-    conv = {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v) for k, v in kw.items()}
+    conv = {
+        k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v) for k, v in kw.items()
+    }
     return ppobr_core.clipped_surrogate(
         lpn.detach().cpu().numpy(), lpo.detach().cpu().numpy(), adv.detach().cpu().numpy(), **conv
     )
@@ -44,6 +55,11 @@ def core(lpn, lpo, adv, **kw):
 
 def vec(d: dict) -> np.ndarray:
     return np.array([d[k] for k in STAT_NAMES], dtype=np.float64)
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """torch.float16 -> "float16", as the core names a dtype in its messages."""
+    return str(dtype).removeprefix("torch.")
 
 
 def tol(dtype):
