@@ -86,11 +86,21 @@ def _on_cpu(x) -> bool:
     return jax.default_backend() == "cpu"
 
 
-def usable(x) -> bool:
-    return available() and x.dtype in (jnp.float32, jnp.float64) and _on_cpu(x)
+def _ids_ok(segment_ids) -> bool:
+    """The kernel reads int64 segment ids, which jax only holds with jax_enable_x64."""
+    return segment_ids is None or bool(jax.config.jax_enable_x64)
 
 
-def unavailable_reason(x) -> str:
+def usable(x, segment_ids=None) -> bool:
+    return (
+        available()
+        and x.dtype in (jnp.float32, jnp.float64)
+        and _on_cpu(x)
+        and _ids_ok(segment_ids)
+    )
+
+
+def unavailable_reason(x, segment_ids=None) -> str:
     if not available():
         return (
             "ppobr_core._jax_ffi is not available (" + str(_state["error"]) + "); it is built "
@@ -98,6 +108,11 @@ def unavailable_reason(x) -> str:
         )
     if x.dtype not in (jnp.float32, jnp.float64):
         return f"the kernel takes float32 or float64, got {x.dtype}"
+    if not _ids_ok(segment_ids):
+        return (
+            "the kernel takes int64 segment ids, which need jax_enable_x64 (float32 arrays stay "
+            "float32 under x64), or use impl='jnp'"
+        )
     return "the FFI kernel runs on the CPU only"
 
 

@@ -18,7 +18,8 @@ What JAX cannot check: values of traced arrays (under ``jit``, ``vmap``, ``scan`
 while tracing, and a check of array values would need a device sync. So the loss never scans
 its arrays for NaN / Inf, negative or all-zero mask weights (the NumPy API does; docs/SPEC.md,
 rule R8), and a traced ε or dual-clip constant is not range-checked. Shapes, dtypes and static
-options are always checked.
+options are always checked. (Segment ids given as a NumPy array are read on the host anyway, to
+count the sequences, so a negative id raises there as in the NumPy API.)
 """
 
 from __future__ import annotations

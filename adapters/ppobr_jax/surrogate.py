@@ -259,8 +259,8 @@ def clipped_surrogate(
 
     ``axis_name``: reduce the statistics over that mapped axis (see the module docstring).
     ``impl``: "jnp" (pure jnp; differentiable in every float input), "ffi" (the fused C++
-    kernel through the XLA FFI, CPU only; see ppobr_jax.ffi_available()) or "auto" (the FFI
-    kernel when available and the inputs are on the CPU, else jnp).
+    kernel through the XLA FFI, CPU only; segment ids need jax_enable_x64, as the kernel reads
+    int64; see ppobr_jax.ffi_available()) or "auto" (the FFI kernel where it can run, else jnp).
 
     Input rules (docs/SPEC.md): arrays are jax or NumPy arrays; float inputs are float32 or
     float64, all in logp_new's dtype (TypeError otherwise); eps and eps_low in [0, 1), eps_high
@@ -291,9 +291,9 @@ def clipped_surrogate(
     if impl != "jnp":
         from ppobr_jax import _ffi
 
-        use = _ffi.usable(logp_new)
+        use = _ffi.usable(logp_new, segment_ids)
         if impl == "ffi" and not use:
-            raise RuntimeError("impl='ffi': " + _ffi.unavailable_reason(logp_new))
+            raise RuntimeError("impl='ffi': " + _ffi.unavailable_reason(logp_new, segment_ids))
         if use:
             return _ffi.ffi_surrogate(
                 logp_new,

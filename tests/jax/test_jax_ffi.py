@@ -115,3 +115,18 @@ def test_ffi_eps_traced_vmap_and_errors(rng):
                     bad, kw["logp_old"][0], kw["advantages"][0], 0.2, impl="ffi"
                 ).loss
             )
+
+
+def test_segment_ids_without_x64():
+    """The kernel reads int64 segment ids, which jax holds only with x64: without it "auto"
+    takes the jnp path and "ffi" says why it cannot run."""
+    kw = dict(segment_ids=np.array([0, 0, 1, 1]), aggregation="seq-mean-token-mean")
+    with x32():
+        lpn = jnp.asarray([0.1, -0.2, 0.3, 0.0])
+        lpo = jnp.zeros(4)
+        adv = jnp.asarray([1.0, -1.0, 2.0, 0.5])
+        want = pj.clipped_surrogate(lpn, lpo, adv, 0.2, impl="jnp", **kw)
+        got = pj.clipped_surrogate(lpn, lpo, adv, 0.2, impl="auto", **kw)
+        assert float(got.loss) == float(want.loss)
+        with pytest.raises(RuntimeError, match="jax_enable_x64"):
+            pj.clipped_surrogate(lpn, lpo, adv, 0.2, impl="ffi", **kw)
