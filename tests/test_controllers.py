@@ -464,3 +464,52 @@ def test_update_does_not_modify_the_returns_array():
     f32 = rets.astype(np.float32)
     c.update(1.0, f32)
     assert np.array_equal(f32, snap.astype(np.float32), equal_nan=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-step entropies
+
+
+def entropy_mean(steps):
+    """The mean every binding uses: numpy's float64 sum, divided by the count."""
+    a = np.asarray(steps, dtype=np.float64)
+    return float(np.add.reduce(a)) / a.size
+
+
+@pytest.mark.parametrize("idx", range(5))
+def test_update_with_per_step_entropies_equals_their_mean(idx, rng):
+    """update(entropy=<1-D array, list or tuple>) is update(entropy=<its float64 mean>), for
+    every controller and container, float32 steps included."""
+    a, b = make_controllers()[idx], make_controllers()[idx]
+    for t in range(12):
+        steps = rng.uniform(0.1, 2.0, size=int(rng.integers(1, 9)))
+        if t % 3 == 1:
+            steps = steps.astype(np.float32)
+        container = [np.asarray, list, tuple][t % 3](steps)
+        returns = list(rng.normal(size=int(rng.integers(0, 3))))
+        ea = a.update(container, returns, kl=0.01 * t)
+        eb = b.update(entropy_mean(steps), returns, kl=0.01 * t)
+        assert same_bits(ea, eb)
+        assert a.diagnostics == b.diagnostics
+    assert a.state_dict() == b.state_dict()
+
+
+def test_per_step_entropies_single_and_integer_values():
+    a, b = pc.PPOBRController(window=2), pc.PPOBRController(window=2)
+    assert same_bits(a.update(np.array([1.25]), [1.0]), b.update(1.25, [1.0]))
+    assert same_bits(a.update([1, 2], [2.0]), b.update(1.5, [2.0]))
+    assert same_bits(a.update(np.array(0.75), [3.0]), b.update(0.75, [3.0]))  # 0-d: a number
+    assert a.diagnostics == b.diagnostics
+
+
+def test_per_step_entropies_with_a_non_finite_mean_are_rejected_and_counted():
+    """A NaN/Inf among the steps makes the mean non-finite: the existing NaN policy applies
+    (the update is skipped and counted), not an error."""
+    c = pc.PPOBRController(window=2)
+    c.update([1.0, 0.5], [1.0])
+    sd = c.diagnostics
+    for steps in ([1.0, math.nan], np.array([math.inf, 1.0]), [-math.inf, math.inf]):
+        assert c.update(steps, [5.0]) == sd["epsilon"]
+    d = c.diagnostics
+    assert d["rejected_entropy"] == sd["rejected_entropy"] + 3
+    assert d["num_returns"] == sd["num_returns"] and d["updates"] == sd["updates"]

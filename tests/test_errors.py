@@ -1,4 +1,4 @@
-"""Bad input (SPEC.md "Bad input"): every rejected call raises a clear exception naming the
+"""Bad input (docs/SPEC.md "Bad input"): every rejected call raises a clear exception naming the
 argument (InvalidArgumentError, a ValueError with .argument; TypeError for dtypes), never
 crashes, never modifies its inputs, and never changes a controller's state."""
 
@@ -466,7 +466,7 @@ def test_ppobr_config_type_errors():
 
 @pytest.mark.parametrize(
     "kwargs,argument",
-    [({"eps": 0.0}, "eps"), ({"eps": -0.1}, "eps"), ({"eps": math.nan}, "eps"), ({"eps": math.inf}, "eps")],
+    [({"eps": -1e-300}, "eps"), ({"eps": -0.1}, "eps"), ({"eps": math.nan}, "eps"), ({"eps": math.inf}, "eps")],
 )
 def test_constant_bad_config(kwargs, argument):
     raises_invalid(argument, pc.ConstantController, **kwargs)
@@ -477,7 +477,7 @@ def test_constant_bad_config(kwargs, argument):
     [
         ({"total_updates": 0}, "total_updates"),
         ({"total_updates": -5}, "total_updates"),
-        ({"eps_start": 0.0, "total_updates": 10}, "eps_start"),
+        ({"eps_start": -1e-300, "total_updates": 10}, "eps_start"),
         ({"eps_start": -0.2, "total_updates": 10}, "eps_start"),
         ({"eps_start": math.nan, "total_updates": 10}, "eps_start"),
         ({"eps_end": -0.01, "total_updates": 10}, "eps_end"),
@@ -490,8 +490,89 @@ def test_linear_decay_bad_config(kwargs, argument):
 
 
 def test_linear_decay_requires_total_updates():
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^total_updates: is required$"):
         pc.LinearDecayController(0.2, 0.0)
+    with pytest.raises(TypeError, match=r"^total_updates: is keyword-only"):
+        pc.LinearDecayController(0.2, 0.0, 10)
+
+
+def test_zero_is_a_valid_clip_range_where_eps_is_a_value():
+    """eps = 0 clips the ratio to exactly 1: valid for the constant and the linear schedule
+    (values, not factors); the rules that scale eps still need a positive start."""
+    c = pc.ConstantController(eps=0.0)
+    assert c.epsilon == 0.0 and c.update() == 0.0
+    lin = pc.LinearDecayController(0.0, 0.0, total_updates=3)
+    assert [lin.update() for _ in range(4)] == [0.0] * 4
+    up = pc.LinearDecayController(eps_start=0.0, eps_end=0.3, total_updates=3)
+    assert up.update() == 0.0 and up.update() > 0.0
+    assert pc.PPOBRController(eps_min=0.0).config["eps_min"] == 0.0
+    for ctor, kw, why in [(pc.PPOBRController, {"eps0": 0.0}, "ConstantController"),
+                          (pc.KLAdaptiveController, {"eps0": 0.0}, "product with 0"),
+                          (pc.KLAdaptiveController, {"eps_min": 0.0}, "product with 0")]:
+        e = raises_invalid(next(iter(kw)), ctor, **kw)
+        assert why in str(e), str(e)
+
+
+# Every constructor and function answers a missing or wrong argument with a TypeError that
+# names it: never pybind11's raw "incompatible constructor arguments".
+RAW_PYBIND11 = "incompatible"
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: pc.LinearDecayController(0.2, 0.0), "total_updates: is required"),
+        (lambda: pc.LinearDecayController(total_updates="10"), "total_updates: expected an integer, got str"),
+        (lambda: pc.LinearDecayController(total_updates=2.0), "total_updates: expected an integer, got float"),
+        (lambda: pc.PPOBRController(window="10"), "window: expected an integer, got str"),
+        (lambda: pc.PPOBRController(window=True), "window: expected an integer, got bool"),
+        (lambda: pc.PPOBRController(eps0=None), "eps0: expected a real number, got NoneType"),
+        (lambda: pc.PPOBRController(psi_mode=1), "psi_mode: expected a string, got int"),
+        (lambda: pc.PPOBRController(lambda1=[0.5]), "lambda1: expected a real number, got list"),
+        (lambda: pc.PPOBRController(0.2, eps0=0.2), "eps0: given twice"),
+        (lambda: pc.PPOBRController(epsilon0=0.2), "epsilon0: unexpected keyword argument"),
+        (lambda: pc.PPOBRController(*([0.2] * 10)), "PPOBRController: takes at most 9 positional"),
+        (lambda: pc.ConstantController("0.2"), "eps: expected a real number, got str"),
+        (lambda: pc.ConstantController(0.2, 0.3), "ConstantController: takes at most 1 positional"),
+        (lambda: pc.KLAdaptiveController(rate=[1.5]), "rate: expected a real number, got list"),
+        (lambda: pc.KLAdaptiveController(kl=0.01), "kl: unexpected keyword argument"),
+        (lambda: pc.PPOBRController().update(1.0, [1.0], 0.01), "kl: is keyword-only"),
+        (lambda: pc.PPOBRController().update(entropy=1.0, returns=[1.0]), "returns: unexpected keyword"),
+        (lambda: pc.PPOBRController().load_state_dict(), "state_dict: is required"),
+        (lambda: pc.load_controller(), "state_dict: is required"),
+        (lambda: pc.gaussian_entropy(), "log_std: is required"),
+        (lambda: pc.categorical_logprob_entropy(np.zeros((2, 2))), "actions: is required"),
+        (lambda: pc.categorical_logprob_entropy(np.zeros((2, 2)), np.zeros(2, np.int64), 1),
+         "num_threads: is keyword-only"),
+        (lambda: pc.categorical_logprob_entropy(np.zeros((2, 2)), np.zeros(2, np.int64), num_threads=1.0),
+         "num_threads: expected an integer, got float"),
+        (lambda: pc.clipped_surrogate(np.zeros(3), np.zeros(3)), "advantages: is required"),
+        (lambda: pc.clipped_surrogate(np.zeros(3), np.zeros(3), np.zeros(3), 0.2), "eps: is keyword-only"),
+        (lambda: pc.clipped_surrogate(np.zeros(3), np.zeros(3), np.zeros(3), eps=0.2, epsilon=0.2),
+         "epsilon: unexpected keyword argument"),
+        (lambda: pc.clipped_surrogate(np.zeros(3), np.zeros(3), np.zeros(3), eps=0.2, num_threads="1"),
+         "num_threads: expected an integer, got str"),
+        (lambda: pc.clipped_surrogate(np.zeros(3), np.zeros(3), np.zeros(3), eps=0.2, aggregation=1),
+         "aggregation: expected a string, got int"),
+    ],
+)
+def test_wrong_or_missing_arguments_are_named_type_errors(call, message):
+    with pytest.raises(TypeError) as e:
+        call()
+    assert str(e.value).startswith(message), str(e.value)
+    assert RAW_PYBIND11 not in str(e.value)
+
+
+def test_keyword_arguments_still_work_everywhere():
+    assert pc.PPOBRController(0.2, 0.5, 0.3, 10, "plateau", None, 0.0, None, None).epsilon == 0.2
+    assert pc.PPOBRController(window=np.int64(4), eps0=np.float32(0.25)).config["window"] == 4.0
+    assert pc.LinearDecayController(0.3, 0.1, total_updates=np.int32(2)).config["total_updates"] == 2.0
+    assert pc.KLAdaptiveController(0.2, 0.01, 1.5, 1.5, 0.02, 0.5).epsilon == 0.2
+    k = pc.KLAdaptiveController()
+    assert k.update(None, None, kl=1.0) == pytest.approx(0.2 / 1.5)
+    restored = pc.load_controller(state_dict=k.state_dict())
+    restored.load_state_dict(state_dict=k.state_dict())
+    assert restored.epsilon == k.epsilon
 
 
 @pytest.mark.parametrize(
@@ -553,7 +634,10 @@ def test_update_type_errors_keep_state(idx):
     sd = ctrl.state_dict()
     bad_calls = [
         dict(entropy="high"),
-        dict(entropy=[1.0, 2.0]),
+        dict(entropy=["a", "b"]),
+        dict(entropy=[object()]),
+        dict(entropy=np.array([True, False])),
+        dict(entropy=np.array([1 + 2j])),
         dict(entropy=1.0, episode_returns=["a", "b"]),
         dict(entropy=1.0, episode_returns=[object()]),
         dict(entropy=1.0, episode_returns=np.array([1 + 2j])),
@@ -603,7 +687,7 @@ def test_ppobr_rejects_first_entropy_at_floor_and_stays_usable():
 
 
 def test_ppobr_explicit_bounds_not_containing_eps0():
-    """SPEC: eps_t in [eps_min, eps_max] for every input sequence. With explicit bounds that
+    """docs/SPEC.md: eps_t in [eps_min, eps_max] for every input sequence. With explicit bounds that
     exclude eps0, either the config is rejected or every returned eps (including the one an
     update with a NaN entropy returns before any accepted update) lies within the bounds."""
     for eps_min, eps_max in ((0.25, 0.3), (0.05, 0.1)):
@@ -703,3 +787,47 @@ def test_malformed_state_dict_objects():
             pc.load_controller(bad)
     assert ctrl.state_dict() == sd
     continues_like(ctrl, sd)
+
+
+@pytest.mark.parametrize("idx", range(4))
+def test_bad_entropy_arrays_keep_state(idx):
+    """Per-step entropies are a 1-D array: an empty one or one with more dimensions is an
+    InvalidArgumentError naming entropy, and the controller is left as it was."""
+    ctrl = ready_controllers()[idx]
+    sd = ctrl.state_dict()
+    e = raises_invalid("entropy", ctrl.update, np.array([]), [1.0], kl=0.01)
+    assert str(e) == "entropy: empty array (pass a number or at least one per-step entropy)"
+    raises_invalid("entropy", ctrl.update, [], [1.0], kl=0.01)
+    e = raises_invalid("entropy", ctrl.update, np.ones((2, 3)), [1.0], kl=0.01)
+    assert str(e) == "entropy: expected a number or a 1-D array of per-step values, got 2 dimensions"
+    assert ctrl.state_dict() == sd
+    continues_like(ctrl, sd)
+
+
+SEQ_AGGREGATIONS = ["seq-mean-token-mean", "seq-mean-token-sum"]
+
+
+@pytest.mark.parametrize("aggregation", SEQ_AGGREGATIONS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sequence_aggregation_of_a_1d_batch_requires_segment_ids(aggregation, dtype, rng):
+    """A 1-D batch without segment_ids has no sequences: a seq-mean aggregation used to equal
+    token-mean silently; now it names segment_ids. The same data as one [1, N] row is one
+    sequence, and token-mean never needs ids."""
+    kw = make_batch(rng, (40,), dtype, entropy=True, mask="float")
+    e = raises_invalid("segment_ids", surrogate, kw, aggregation=aggregation)
+    assert str(e) == (
+        f"segment_ids: is required for aggregation '{aggregation}' on a 1-D batch (pass "
+        "segment_ids, or a 2-D [batch, tokens] batch whose rows are the sequences)"
+    )
+    row = {k: v.reshape(1, -1) for k, v in kw.items()}
+    one_sequence = surrogate(row, aggregation=aggregation)
+    token_mean = surrogate(kw, aggregation="token-mean")
+    if aggregation == "seq-mean-token-mean":
+        assert one_sequence.loss == pytest.approx(token_mean.loss, rel=1e-5)
+    else:
+        total_weight = float(np.sum(kw["mask"], dtype=np.float64))
+        assert one_sequence.loss == pytest.approx(token_mean.loss * total_weight, rel=1e-4)
+    # a stride-0 row (x[None]) is still a 2-D batch
+    assert surrogate({k: v[None] for k, v in kw.items()}, aggregation=aggregation).loss == one_sequence.loss
+    ids = np.zeros(40, np.int64)
+    assert surrogate(kw, aggregation=aggregation, segment_ids=ids).loss == pytest.approx(one_sequence.loss, rel=1e-5)

@@ -1,4 +1,5 @@
-"""Type stub of the native module ppobr_core._core (see cpp/include/ppobr/ for the math)."""
+"""Type stub of the native module ppobr_core._core (see cpp/include/ppobr/ for the math and
+docs/SPEC.md for the input rules)."""
 
 from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
@@ -58,7 +59,7 @@ StateDict = Mapping[str, Any]
 class Controller:
     def update(
         self,
-        entropy: Optional[Real] = None,
+        entropy: Optional[Union[Real, Sequence[Real], ArrayLike]] = None,  # per-step: their mean
         episode_returns: Optional[Union[Iterable[Real], ArrayLike]] = None,
         *,
         kl: Optional[Real] = None,
