@@ -85,10 +85,11 @@ class EpsilonController:
     for KL-adaptive, the measured KL; it returns ε as a float and writes it into the 0-d tensors
     handed out by :meth:`epsilon_tensor` (in place: compiled steps and CUDA graphs see the new
     value). The entropy (and kl) is a real number, a 0-d tensor, a 1-D tensor / array / list of
-    per-step values whose float64 arithmetic mean H = (1/n) sum_t H_t (summed left to right,
-    the same bits in every binding) is used (an empty one is an InvalidArgumentError), or a StatsAccumulator / SurrogateOutput (its weighted entropy
-    mean). The wrapper reduces it to one float itself; the core controller sees a number. A
-    non-finite mean follows the controller's NaN policy (ε unchanged, counted in diagnostics).
+    per-step values whose float64 arithmetic mean H = (1/n) sum_t H_t is used (summed left to
+    right: the same bits in every binding; an empty one is an InvalidArgumentError), or a
+    StatsAccumulator / SurrogateOutput (its weighted entropy mean). The wrapper reduces it to
+    one float itself; the core controller sees a number. A non-finite mean follows the
+    controller's NaN policy (ε unchanged, counted in diagnostics).
 
     With torch.distributed initialised (and ``distributed=True``), the signals are combined
     across ranks first — entropy and KL as global (sum, count) means, the episode returns
