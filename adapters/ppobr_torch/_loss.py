@@ -371,7 +371,9 @@ def clipped_surrogate_loss(
 
     With d = logp_new - logp_old, r = exp(d), clip(r) = clamp(r, 1 - eps_low, 1 + eps_high):
     obj_i = min(r_i A_i, clip(r_i) A_i), with dual-clip c max(obj_i, c A_i) where A_i < 0, and
-    loss = -sum_i s_i w_i obj_i / (the aggregation's normaliser); see docs/SPEC.md §2.
+    loss = -sum_i s_i obj_i, s_i the aggregation's weight (token-mean: w_i / sum_j w_j, w the
+    mask); dloss/dlogp_new_i = -s_i A_i r_i where the unclipped term is selected, else 0. See
+    docs/SPEC.md §2.
 
     The semantics of ``ppobr_core.clipped_surrogate``: ``eps`` (symmetric, in [0, 1)) or
     ``eps_low`` in [0, 1) and ``eps_high`` >= 0 ("clip-higher"; 0 is a valid clip range),
