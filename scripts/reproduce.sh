@@ -12,6 +12,11 @@
 # A 1M-step run takes about 4 CPU-minutes on LunarLander and 15-35 on the MuJoCo tasks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# `ppobr` is the console script of the installed package (study/ppobr_study/cli.py); where it is
+# not on PATH (a checkout used through PYTHONPATH), the same command runs as a module.
+if ! command -v ppobr >/dev/null 2>&1; then
+  ppobr() { python -m ppobr_study "$@"; }
+fi
 out=docs/results/repro
 workers=${WORKERS:-$(nproc)}
 # LunarLander and Hopper: PPO vs PPO-BR with the ablations and the larger-fixed-ε control.

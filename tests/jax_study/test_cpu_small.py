@@ -92,9 +92,9 @@ def test_throughput_is_measured_and_stored(cpu_small_run):
 
 
 def test_epsilon_in_the_jitted_loop_stays_in_the_spec_bounds_and_equals_the_core(cpu_small_run):
-    """PPO-BR's ε from the jitted loop: within [ε0(1-λ2), ε0(1+λ1)] (SPEC §1, Lemma 1), not
-    constant, and equal to the core's ε (float64 C++) fed the same logged inputs: the rollout's
-    mean entropy and the returns of the episodes that ended in it, in order."""
+    """PPO-BR's ε from the jitted loop: within [ε0(1-λ2), ε0(1+λ1)] (docs/SPEC.md §1,
+    Lemma 1), not constant, and equal to the core's ε (float64 C++) fed the same logged inputs:
+    the rollout's mean entropy and the returns of the episodes that ended in it, in order."""
     out, _, _ = cpu_small_run
     lo = presets.EPS0 * (1.0 - presets.LAMBDA2)
     hi = presets.EPS0 * (1.0 + presets.LAMBDA1)

@@ -37,8 +37,9 @@ def ppobr_command():
 
 
 def run_ppobr(args, env, timeout=600):
-    proc = subprocess.run(ppobr_command() + list(args), env=env, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    proc = subprocess.run(
+        ppobr_command() + list(args), env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert proc.returncode == 0, f"ppobr {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 
@@ -89,8 +90,21 @@ def check_run_folder(out, seeds=SEEDS):
 
 def test_compare_end_to_end_and_rerun_skips_finished(tmp_path, subprocess_env):
     out = tmp_path / "runs"
-    args = ["compare", "--env", "CartPole-v1", "--controllers", ",".join(CONTROLLERS), "--seeds",
-            str(len(SEEDS)), "--steps", str(STEPS), "--workers", "2", "--out", str(out)]  # fmt: skip
+    args = [
+        "compare",
+        "--env",
+        "CartPole-v1",
+        "--controllers",
+        ",".join(CONTROLLERS),
+        "--seeds",
+        str(len(SEEDS)),
+        "--steps",
+        str(STEPS),
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+    ]
     stdout = run_ppobr(args, subprocess_env)
     assert "0 finished run(s) skipped, 4 to run" in stdout
     assert "| ppo | 2 |" in stdout and "| ppobr | 2 |" in stdout  # the printed table
@@ -104,9 +118,24 @@ def test_compare_end_to_end_and_rerun_skips_finished(tmp_path, subprocess_env):
 
     # An interrupted run (no run.json) is run again, and only it; one more seed adds two runs.
     (group / "ppobr" / "seed1" / "run.json").unlink()
-    stdout = run_ppobr(["compare", "--controllers", "ppo,ppobr", "--seeds", "3", "--steps", str(STEPS),
-                        "--workers", "1", "--no-plots", "--no-progress", "--out", str(out)],
-                       subprocess_env)  # fmt: skip
+    stdout = run_ppobr(
+        [
+            "compare",
+            "--controllers",
+            "ppo,ppobr",
+            "--seeds",
+            "3",
+            "--steps",
+            str(STEPS),
+            "--workers",
+            "1",
+            "--no-plots",
+            "--no-progress",
+            "--out",
+            str(out),
+        ],
+        subprocess_env,
+    )
     assert "3 finished run(s) skipped, 3 to run" in stdout
     check_run_folder(out, seeds=(0, 1, 2))
 
@@ -117,9 +146,25 @@ def test_compare_end_to_end_and_rerun_skips_finished(tmp_path, subprocess_env):
         ["compact", str(out), str(packed)], subprocess_env
     )
     assert not list(packed.glob("*/*/seed*/*.csv"))
-    stdout = run_ppobr(["compare", "--controllers", "ppo,ppobr", "--seeds", "4", "--steps", str(STEPS),
-                        "--workers", "1", "--no-plots", "--no-progress", "--compact", "--out", str(packed)],
-                       subprocess_env)  # fmt: skip
+    stdout = run_ppobr(
+        [
+            "compare",
+            "--controllers",
+            "ppo,ppobr",
+            "--seeds",
+            "4",
+            "--steps",
+            str(STEPS),
+            "--workers",
+            "1",
+            "--no-plots",
+            "--no-progress",
+            "--compact",
+            "--out",
+            str(packed),
+        ],
+        subprocess_env,
+    )
     assert "6 finished run(s) skipped, 2 to run" in stdout
     new_run = packed / f"CartPole-v1_{STEPS}" / "ppo" / "seed3"
     assert sorted(p.name for p in new_run.iterdir()) == [
@@ -128,8 +173,22 @@ def test_compare_end_to_end_and_rerun_skips_finished(tmp_path, subprocess_env):
         "run.json",
     ]
     # --summarize-only runs nothing, even where runs are missing (seed 4 here).
-    stdout = run_ppobr(["compare", "--controllers", "ppo,ppobr", "--seeds", "0,1,2,4", "--steps", str(STEPS),
-                        "--no-plots", "--summarize-only", "--out", str(packed)], subprocess_env)  # fmt: skip
+    stdout = run_ppobr(
+        [
+            "compare",
+            "--controllers",
+            "ppo,ppobr",
+            "--seeds",
+            "0,1,2,4",
+            "--steps",
+            str(STEPS),
+            "--no-plots",
+            "--summarize-only",
+            "--out",
+            str(packed),
+        ],
+        subprocess_env,
+    )
     assert "6 finished run(s), 2 not run (--summarize-only)" in stdout
     assert not (packed / group.name / "ppo" / "seed4").exists()
     original = json.loads((group / "summary.json").read_text())
@@ -158,9 +217,26 @@ def test_help_and_presets(subprocess_env):
 )
 def test_compare_on_a_local_ray_instance(tmp_path, subprocess_env):
     out = tmp_path / "ray_runs"
-    stdout = run_ppobr(["compare", "--controllers", "ppo,ppobr", "--seeds", "1", "--steps", "1024",
-                        "--workers", "2", "--ray", "local", "--no-plots", "--no-progress",
-                        "--out", str(out)], subprocess_env)  # fmt: skip
+    stdout = run_ppobr(
+        [
+            "compare",
+            "--controllers",
+            "ppo,ppobr",
+            "--seeds",
+            "1",
+            "--steps",
+            "1024",
+            "--workers",
+            "2",
+            "--ray",
+            "local",
+            "--no-plots",
+            "--no-progress",
+            "--out",
+            str(out),
+        ],
+        subprocess_env,
+    )
     assert "2 to run on Ray (local)" in stdout
     for c in ("ppo", "ppobr"):
         meta = json.loads((out / "CartPole-v1_1024" / c / "seed0" / "run.json").read_text())

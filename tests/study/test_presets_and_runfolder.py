@@ -99,12 +99,25 @@ def test_run_folder_roundtrip_and_finished_marker(tmp_path):
 def _rich_result(n_iterations=3):
     """A run result with every column the trainer writes (and values repr must keep exactly)."""
     iterations = [
-        {"iteration": i, "global_step": 512 * i, "epsilon": 0.2 + i / 3, "phi": math.nan if i == 1 else 1 / 7,
-         "psi": 0.1 * i, "z": -0.5, "rollout_entropy": 0.69, "entropy": 0.68, "clip_fraction": 1e-300,
-         "kl_k3": 2.5e-5, "policy_loss": -0.01, "value_loss": 35.0, "controller_seconds": 1.2345678901234567e-4,
-         "iteration_seconds": 0.1, "iteration_cpu_seconds": 0.09}
+        {
+            "iteration": i,
+            "global_step": 512 * i,
+            "epsilon": 0.2 + i / 3,
+            "phi": math.nan if i == 1 else 1 / 7,
+            "psi": 0.1 * i,
+            "z": -0.5,
+            "rollout_entropy": 0.69,
+            "entropy": 0.68,
+            "clip_fraction": 1e-300,
+            "kl_k3": 2.5e-5,
+            "policy_loss": -0.01,
+            "value_loss": 35.0,
+            "controller_seconds": 1.2345678901234567e-4,
+            "iteration_seconds": 0.1,
+            "iteration_cpu_seconds": 0.09,
+        }
         for i in range(1, n_iterations + 1)
-    ]  # fmt: skip
+    ]
     episodes = [
         {"global_step": 40 * k, "iteration": 1, "return": 20.0 + k / 3, "length": 20}
         for k in range(5)
@@ -125,7 +138,8 @@ def test_compact_runs_keep_exact_values_and_resume(tmp_path):
 
     # Converting a full run folder gives the same bytes as writing compactly in the first place.
     assert R.compact_folder(tmp_path / "full", tmp_path / "copied") == [
-        R.run_dir(tmp_path / "copied", "CartPole-v1", 1536, "ppobr", 0)]  # fmt: skip
+        R.run_dir(tmp_path / "copied", "CartPole-v1", 1536, "ppobr", 0)
+    ]
     copied = R.run_dir(tmp_path / "copied", "CartPole-v1", 1536, "ppobr", 0)
     for name in ("episodes.csv.gz", "iterations.csv.gz"):
         data = (direct / name).read_bytes()
@@ -144,7 +158,8 @@ def test_compact_runs_keep_exact_values_and_resume(tmp_path):
     assert b["iterations"]["controller_seconds"][0] == 1.2345678901234567e-4
     assert b["iterations"]["clip_fraction"][0] == 1e-300
     assert P.run_metrics(a["episodes"], a["iterations"], 20.5) == P.run_metrics(
-        b["episodes"], b["iterations"], 20.5)  # fmt: skip
+        b["episodes"], b["iterations"], 20.5
+    )
 
     with pytest.raises(ValueError, match="src: .* no finished run"):
         R.compact_run(tmp_path / "full" / "nothing", tmp_path / "x")
@@ -245,8 +260,16 @@ def test_every_preset_trains(preset):
     from ppobr_study.train import Config, train
 
     torch.set_num_threads(1)
-    res = train(Config(env_id="CartPole-v1", controller=preset, seed=0, total_timesteps=2 * 512,
-                       num_envs=1, num_steps=512))  # fmt: skip
+    res = train(
+        Config(
+            env_id="CartPole-v1",
+            controller=preset,
+            seed=0,
+            total_timesteps=2 * 512,
+            num_envs=1,
+            num_steps=512,
+        )
+    )
     first, second = res["iterations"]
     for it in (first, second):
         assert 0.0 < it["epsilon"] <= 0.5 and math.isfinite(it["kl_k3"])

@@ -12,16 +12,25 @@ from ppobr_study import runfolder
 
 
 def versus(**kw):
-    base = {"fewer_steps_fraction": 0.3, "steps_mannwhitney_p": 0.01,
-            "within_variance_ratio_ci": [1.2, 3.0], "across_variance_ratio_ci": [0.5, 2.0],
-            "overhead_direct": 1e-5}  # fmt: skip
+    base = {
+        "fewer_steps_fraction": 0.3,
+        "steps_mannwhitney_p": 0.01,
+        "within_variance_ratio_ci": [1.2, 3.0],
+        "across_variance_ratio_ci": [0.5, 2.0],
+        "overhead_direct": 1e-5,
+    }
     return {**base, **kw}
 
 
 def test_claim_verdicts_follow_the_preregistered_rules():
     d = P.claim_verdicts(versus())
-    assert d == {"faster": True, "lower_variance": True, "lower_across_variance": False,
-                 "overhead": True, "overhead_bar": True}  # fmt: skip
+    assert d == {
+        "faster": True,
+        "lower_variance": True,
+        "lower_across_variance": False,
+        "overhead": True,
+        "overhead_bar": True,
+    }
     # Faster needs fewer steps *and* p < 0.05: p = 0.05 is not enough, nor is being slower.
     assert not P.claim_verdicts(versus(steps_mannwhitney_p=0.05))["faster"]
     assert not P.claim_verdicts(versus(fewer_steps_fraction=-0.3))["faster"]
@@ -53,10 +62,22 @@ def test_overall_verdict_needs_a_majority_of_all_tasks():
 
 
 def fake_runs(n, steps, final, late, ctrl_s=1e-4, iter_s=1.0):
-    return [{"episodes": 100, "steps_to_threshold": steps[i % len(steps)], "reached": steps[i % len(steps)] is not None,
-             "final_return": final[i % len(final)], "late_variance": late[i % len(late)], "late_std": 1.0,
-             "iterations": 10, "controller_seconds_per_iteration": ctrl_s, "seconds_per_iteration": iter_s,
-             "cpu_seconds_per_iteration": iter_s, "seed": i} for i in range(n)]  # fmt: skip
+    return [
+        {
+            "episodes": 100,
+            "steps_to_threshold": steps[i % len(steps)],
+            "reached": steps[i % len(steps)] is not None,
+            "final_return": final[i % len(final)],
+            "late_variance": late[i % len(late)],
+            "late_std": 1.0,
+            "iterations": 10,
+            "controller_seconds_per_iteration": ctrl_s,
+            "seconds_per_iteration": iter_s,
+            "cpu_seconds_per_iteration": iter_s,
+            "seed": i,
+        }
+        for i in range(n)
+    ]
 
 
 def write_summary(folder, env, runs_by_controller, steps=None):
@@ -64,13 +85,21 @@ def write_summary(folder, env, runs_by_controller, steps=None):
     budget = P.TASKS[env].budget if steps is None else steps
     base = runs_by_controller["ppo"]
     summary = {
-        "env": env, "steps": budget, "threshold": P.TASKS[env].threshold, "baseline": "ppo",
+        "env": env,
+        "steps": budget,
+        "threshold": P.TASKS[env].threshold,
+        "baseline": "ppo",
         "controllers": {c: P.controller_summary(m, budget) for c, m in runs_by_controller.items()},
-        "versus_baseline": {c: P.compare(base, m) for c, m in runs_by_controller.items() if c != "ppo"},
-        "versus_ppo_wide": {c: P.compare(runs_by_controller["ppo-wide"], runs_by_controller[c])
-                            for c in ("ppobr",) if "ppo-wide" in runs_by_controller},
+        "versus_baseline": {
+            c: P.compare(base, m) for c, m in runs_by_controller.items() if c != "ppo"
+        },
+        "versus_ppo_wide": {
+            c: P.compare(runs_by_controller["ppo-wide"], runs_by_controller[c])
+            for c in ("ppobr",)
+            if "ppo-wide" in runs_by_controller
+        },
         "runs": runs_by_controller,
-    }  # fmt: skip
+    }
     runfolder.atomic_write_json(folder / f"{env}_{budget}" / "summary.json", summary)
 
 
@@ -78,17 +107,35 @@ def write_summary(folder, env, runs_by_controller, steps=None):
 def folders(tmp_path):
     old, new = tmp_path / "old", tmp_path / "new"
     # CartPole: PPO-BR clearly faster and steadier, 10 seeds each.
-    write_summary(old, "CartPole-v1", {
-        "ppo": fake_runs(10, [200_000.0 + 1000 * i for i in range(10)], [480.0, 470.0, 490.0], [900.0, 1000.0]),
-        "ppobr": fake_runs(10, [100_000.0 + 1000 * i for i in range(10)], [495.0, 497.0], [100.0, 120.0]),
-    })  # fmt: skip
+    write_summary(
+        old,
+        "CartPole-v1",
+        {
+            "ppo": fake_runs(
+                10,
+                [200_000.0 + 1000 * i for i in range(10)],
+                [480.0, 470.0, 490.0],
+                [900.0, 1000.0],
+            ),
+            "ppobr": fake_runs(
+                10, [100_000.0 + 1000 * i for i in range(10)], [495.0, 497.0], [100.0, 120.0]
+            ),
+        },
+    )
     # Hopper: an old interim summary (2 seeds) and a newer one with more runs and ppo-wide.
     same = dict(
         steps=[300_000.0, 310_000.0, 320_000.0], final=[2000.0, 2500.0, 1800.0], late=[5e5, 6e5]
     )
     write_summary(old, "Hopper-v5", {"ppo": fake_runs(2, **same), "ppobr": fake_runs(2, **same)})
-    write_summary(new, "Hopper-v5", {"ppo": fake_runs(4, **same), "ppobr": fake_runs(4, **same),
-                                     "ppo-wide": fake_runs(4, **same)})  # fmt: skip
+    write_summary(
+        new,
+        "Hopper-v5",
+        {
+            "ppo": fake_runs(4, **same),
+            "ppobr": fake_runs(4, **same),
+            "ppo-wide": fake_runs(4, **same),
+        },
+    )
     # Not the reproduction's budget: never used.
     write_summary(
         new,
@@ -144,15 +191,25 @@ def test_report_command(folders, tmp_path, subprocess_env):
     from test_compare_cli import ppobr_command
 
     old, new = folders
-    proc = subprocess.run(ppobr_command() + ["report", str(old), str(new)], env=subprocess_env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        ppobr_command() + ["report", str(old), str(new)],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (
         proc.stdout.startswith("#### The paper's three claims")
         and "| CartPole-v1 | 10 + 10 |" in proc.stdout
     )
-    proc = subprocess.run(ppobr_command() + ["report", str(tmp_path / "missing")], env=subprocess_env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        ppobr_command() + ["report", str(tmp_path / "missing")],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2 and "folders: no such folder" in proc.stderr
     summary = json.loads((old / "CartPole-v1_500000" / "summary.json").read_text())
     assert summary["controllers"]["ppobr"]["runs"] == 10  # the report only reads

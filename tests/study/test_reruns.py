@@ -10,9 +10,17 @@ from ppobr_study import reruns as R
 
 
 def run(seed, final_return=100.0, seconds=2.5, late_variance=4.0):
-    return {"seed": seed, "episodes": 50, "steps_to_threshold": None, "reached": False,
-            "final_return": final_return, "late_variance": late_variance, "iterations": 8,
-            "seconds_per_iteration": seconds, "cpu_seconds": 10 * seconds}  # fmt: skip
+    return {
+        "seed": seed,
+        "episodes": 50,
+        "steps_to_threshold": None,
+        "reached": False,
+        "final_return": final_return,
+        "late_variance": late_variance,
+        "iterations": 8,
+        "seconds_per_iteration": seconds,
+        "cpu_seconds": 10 * seconds,
+    }
 
 
 def write_summary(folder, env, steps, runs):
