@@ -71,8 +71,17 @@ def test_matches_reference(size, dtype, ndim, rng):
 
 @pytest.mark.parametrize("aggregation", AGGREGATIONS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_1d_without_segment_ids_is_one_sequence(aggregation, dtype, rng):
+def test_1d_seq_aggregations_need_segment_ids(aggregation, dtype, rng):
+    """seq-mean-* on a 1-D batch: without segment_ids an error (R6); with every id 0 (one
+    sequence) seq-mean-token-mean is token-mean and seq-mean-token-sum the weighted sum."""
     kw = make_batch(rng, (513,), dtype, entropy=True, mask="float")
+    if aggregation != "token-mean":
+        with pytest.raises(pc.InvalidArgumentError) as e:
+            run_both(kw, 0.2, 0.2, None, aggregation)
+        assert e.value.argument == "segment_ids"
+        assert str(e.value) == (f"segment_ids: is required for aggregation '{aggregation}' on a 1-D batch (pass "
+                                "segment_ids, or a 2-D [batch, tokens] batch whose rows are the sequences)")
+        kw["segment_ids"] = np.zeros(513, np.int64)
     res, ref = run_both(kw, 0.2, 0.2, None, aggregation)
     assert_matches_reference(res, ref, dtype, (513,))
     tm, _ = run_both(kw, 0.2, 0.2, None, "token-mean")
@@ -441,7 +450,7 @@ def test_grad_is_a_fresh_writable_array(rng):
 def test_result_repr_and_aggregation(rng):
     kw = make_batch(rng, (8,), np.float64)
     res = pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps=0.2,
-                               aggregation="seq-mean-token-sum")
+                               segment_ids=np.zeros(8, np.int64), aggregation="seq-mean-token-sum")
     assert res.aggregation == "seq-mean-token-sum"
     assert repr(res).startswith("SurrogateResult(")
     assert isinstance(res.loss, float)
@@ -462,12 +471,14 @@ def test_masked_out_extreme_log_ratio_contributes_nothing(dtype, rng):
     lpn[40], lpo[40] = dtype(-1000.0), dtype(0.0)  # r = exp(-1000) = 0
     keep = np.ones(64, dtype=bool)
     keep[[5, 40]] = False
+    seg = np.arange(64, dtype=np.int64) % 3  # three sequences (seq-mean-* on 1-D need ids)
     for aggregation in AGGREGATIONS:
         for c in (None, 3.0):
             res = pc.clipped_surrogate(lpn, lpo, kw["advantages"], eps=0.2, dual_clip=c, entropy=kw["entropy"],
-                                       mask=mask, aggregation=aggregation)
+                                       mask=mask, segment_ids=seg, aggregation=aggregation)
             ref = ref_surrogate(lpn[keep], lpo[keep], kw["advantages"][keep], eps_low=0.2, eps_high=0.2,
-                                dual_clip=c, entropy=kw["entropy"][keep], aggregation=aggregation)
+                                dual_clip=c, entropy=kw["entropy"][keep], segment_ids=seg[keep],
+                                aggregation=aggregation)
             assert math.isfinite(res.loss)
             assert np.all(np.isfinite(res.grad)) and res.grad[5] == 0 and res.grad[40] == 0
             for k in STAT_NAMES:
