@@ -30,6 +30,17 @@ Eps = Union[float, Tensor]
 _FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
+class _Required:
+    """The default of a required argument, so that leaving it out gets the spec's message
+    ("<argument>: is required") rather than Python's own."""
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+REQUIRED = _Required()
+
+
 def invalid(argument: str, what: str) -> ppobr_core.InvalidArgumentError:
     """The core's error for a bad value or shape: "<argument>: <what>", ``.argument`` set."""
     err = ppobr_core.InvalidArgumentError(f"{argument}: {what}")
@@ -74,7 +85,7 @@ def real_number(argument: str, x) -> float:
 
 def check_aggregation_type(aggregation) -> None:
     if not isinstance(aggregation, str):
-        raise TypeError("aggregation: expected a string")
+        raise TypeError(f"aggregation: expected a string, got {type(aggregation).__name__}")
 
 
 def check_aggregation_name(aggregation: str) -> None:
@@ -94,6 +105,16 @@ def check_dual_clip(dual_clip) -> Optional[float]:
     if not c > 1.0:
         raise invalid("dual_clip", f"must be > 1 (or None to disable), got {number_text(c)}")
     return c
+
+
+def check_num_threads(num_threads) -> None:
+    """None (follow torch's thread count) or a Python int in [0, 4096] (0: the core chooses)."""
+    if num_threads is None:
+        return
+    if not isinstance(num_threads, int) or isinstance(num_threads, bool):
+        raise TypeError(f"num_threads: expected an integer, got {type(num_threads).__name__}")
+    if not 0 <= num_threads <= 4096:
+        raise invalid("num_threads", "must be in [0, 4096] (0: automatic)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,6 +269,9 @@ def check_surrogate_inputs(
     ``seq-mean-*`` aggregation of a 1-D batch needs them. Reads no tensor data."""
     if _plainly_valid(logp_new, logp_old, advantages, entropy, mask, segment_ids, aggregation):
         return
+    for argument, x in (("logp_new", logp_new), ("logp_old", logp_old), ("advantages", advantages)):
+        if x is REQUIRED:
+            raise TypeError(f"{argument}: is required")
     if logp_new is None:
         raise invalid("logp_new", "is required")
     require_tensor("logp_new", logp_new)

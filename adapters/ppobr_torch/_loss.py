@@ -351,9 +351,9 @@ def _float(x: Eps) -> float:
 
 
 def clipped_surrogate_loss(
-    logp_new: Tensor,
-    logp_old: Tensor,
-    advantages: Tensor,
+    logp_new: Tensor = rules.REQUIRED,
+    logp_old: Tensor = rules.REQUIRED,
+    advantages: Tensor = rules.REQUIRED,
     eps: Optional[Eps] = None,
     *,
     eps_low: Optional[Eps] = None,
@@ -383,8 +383,8 @@ def clipped_surrogate_loss(
     1-D ``segment_ids`` (required for a seq-mean-* aggregation of a 1-D batch; ``num_segments``:
     max id + 1, optional, torch path only).
 
-    Input rules (docs/SPEC.md §3), the same on both paths and with the core's messages: array
-    arguments must be torch.Tensors (anything else is a TypeError: converting it would detach
+    Input rules (docs/SPEC.md §3), the same on both paths and with the core's messages: the
+    three arrays are required ("<argument>: is required"); array arguments must be torch.Tensors (anything else is a TypeError: converting it would detach
     the graph); float inputs float32 or float64, all in logp_new's dtype (else TypeError);
     shapes and the configuration as the core checks them (InvalidArgumentError naming the
     argument). Value checks (NaN / Inf, negative or all-zero mask weights, segment id range)
@@ -441,6 +441,7 @@ def _surrogate(
     have passed the input rules."""
     dual_clip = rules.check_dual_clip(dual_clip)
     rules.check_aggregation_name(aggregation)
+    rules.check_num_threads(num_threads)
     if _use_core(backend, (logp_new, logp_old, advantages, entropy, mask, segment_ids)):
         if num_threads is None:
             num_threads = 1 if torch.get_num_threads() == 1 else 0
@@ -511,9 +512,9 @@ class ClippedSurrogateLoss(torch.nn.Module):
 
     def forward(
         self,
-        logp_new: Tensor,
-        logp_old: Tensor,
-        advantages: Tensor,
+        logp_new: Tensor = rules.REQUIRED,
+        logp_old: Tensor = rules.REQUIRED,
+        advantages: Tensor = rules.REQUIRED,
         *,
         entropy: Optional[Tensor] = None,
         mask: Optional[Tensor] = None,

@@ -74,6 +74,12 @@ def _with(arrays=None, **kw):
     return a, k
 
 
+def _without(argument):
+    a, k = _base()
+    del a[argument]
+    return a, k
+
+
 f64 = _arrays()
 CASES = {
     # dtypes (rule 2)
@@ -112,6 +118,8 @@ CASES = {
     "logp_old None": _with({"logp_old": None}),
     "advantages None": _with({"advantages": None}),
     "logp_new None": _with({"logp_new": None}),
+    "advantages left out": _without("advantages"),
+    "logp_old left out": _without("logp_old"),
     # the clip range (rule 4) and the other options
     "eps 1": _with(eps=1.0),
     "eps negative": _with(eps=-0.1),
@@ -131,6 +139,11 @@ CASES = {
     "dual_clip a string": _with(dual_clip="3"),
     "unknown aggregation": _with(aggregation="sum"),
     "aggregation not a string": _with(aggregation=3),
+    "num_threads a float": _with(num_threads=2.0),
+    "num_threads a bool": _with(num_threads=True),
+    "num_threads a NumPy integer": _with(num_threads=np.int64(2)),
+    "num_threads negative": _with(num_threads=-1),
+    "num_threads too many": _with(num_threads=5000),
 }
 
 
