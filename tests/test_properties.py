@@ -1,4 +1,4 @@
-"""Property-based tests (hypothesis) of SPEC.md's guarantees.
+"""Property-based tests (hypothesis) of the guarantees in docs/SPEC.md.
 
 - eps_t in [eps_min, eps_max] for every input sequence (NaN, +-Inf, empty return lists);
 - eps non-decreasing in H and non-increasing in psi;
