@@ -25,8 +25,8 @@ def _mean_pair(x, name: str) -> Optional[tuple[Any, float]]:
     """(sum, count) of a signal, so that ranks can add theirs before dividing; None if absent.
 
     - a real number or a 0-d tensor / array: a mean already (sum x, count 1);
-    - a 1-D tensor, array, list or tuple of per-step values: their float64 sum (left to right)
-      and number, so that sum / count is their arithmetic mean (docs/SPEC.md §3.5); an empty
+    - a 1-D tensor, array, list or tuple of per-step values: their float64 sum (NumPy's) and
+      number, so that sum / count is their arithmetic mean (docs/SPEC.md §3.5); an empty
       one is an InvalidArgumentError (no mean to take);
     - a StatsAccumulator / SurrogateOutput: its weighted entropy sum and count.
     """
@@ -45,7 +45,7 @@ def _mean_pair(x, name: str) -> Optional[tuple[Any, float]]:
         if x.dim() == 0:
             return x.to(torch.float64), 1.0
         # to the host (one transfer per iteration): the sum's order is part of the rule
-        return _left_to_right_sum(x.to("cpu", torch.float64).numpy()), float(x.numel())
+        return _float64_sum(x.to("cpu", torch.float64).numpy()), float(x.numel())
     if isinstance(x, (list, tuple, np.ndarray)):
         try:
             a = np.asarray(x, dtype=np.float64)
@@ -54,14 +54,15 @@ def _mean_pair(x, name: str) -> Optional[tuple[Any, float]]:
         check_per_step_values(name, a.ndim, a.size)
         if a.ndim == 0:
             return float(a), 1.0
-        return _left_to_right_sum(a), float(a.size)
+        return _float64_sum(a), float(a.size)
     return real_number(name, x), 1.0
 
 
-def _left_to_right_sum(a: np.ndarray) -> float:
-    """sum_t a_t in float64, added left to right: the order every binding uses, so that the same
-    per-step entropies give the same mean, bit for bit (a pairwise or parallel sum would not)."""
-    return float(np.add.accumulate(a)[-1])
+def _float64_sum(a: np.ndarray) -> float:
+    """sum_t a_t in float64 as numpy.add.reduce adds it: the NumPy API's controllers take the
+    same sum, so the same per-step entropies give the same mean, bit for bit (a torch or
+    device sum would add in another order)."""
+    return float(np.add.reduce(a))
 
 
 def _returns_array(x) -> np.ndarray:
@@ -85,8 +86,9 @@ class EpsilonController:
     for KL-adaptive, the measured KL; it returns ε as a float and writes it into the 0-d tensors
     handed out by :meth:`epsilon_tensor` (in place: compiled steps and CUDA graphs see the new
     value). The entropy (and kl) is a real number, a 0-d tensor, a 1-D tensor / array / list of
-    per-step values whose float64 arithmetic mean H = (1/n) sum_t H_t is used (summed left to
-    right: the same bits in every binding; an empty one is an InvalidArgumentError), or a
+    per-step values whose float64 arithmetic mean H = (1/n) sum_t H_t is used (summed on the
+    host as the NumPy API sums it, so both give the same bits; an empty one is an
+    InvalidArgumentError), or a
     StatsAccumulator / SurrogateOutput (its weighted entropy mean). The wrapper reduces it to
     one float itself; the core controller sees a number. A non-finite mean follows the
     controller's NaN policy (ε unchanged, counted in diagnostics).

