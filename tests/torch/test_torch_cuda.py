@@ -80,3 +80,37 @@ def test_cuda_graph_replays_with_new_eps():
         ref = core(lpn, lpo, adv, eps=e)
         assert out.loss.item() == pytest.approx(ref.loss, rel=1e-5)
         np.testing.assert_allclose(out.sums.cpu().numpy(), vec(ref.sums), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dual_clip", [None, 3.0])
+def test_cuda_overflowing_ratio_gives_the_cores_loss_and_gradient(dtype, dual_clip):
+    # exp(d) overflows float32 at d = 100 and float64 at d = 800: the masked input keeps the
+    # gradient of the unselected samples 0, never NaN (docs/SPEC.md §2, Overflow)
+    lpn = torch.tensor([100.0, 100.0, 100.0, 800.0, -800.0, 0.1, -0.3], dtype=dtype)
+    adv = torch.tensor([1.0, -1.0, 0.0, 2.0, -1.0, 1.0, -0.5], dtype=dtype)
+    lpo = torch.zeros_like(lpn)
+    ref = core(lpn, lpo, adv, eps=0.2, dual_clip=dual_clip)
+    x = lpn.cuda().requires_grad_(True)
+    out = pt.clipped_surrogate_loss(x, lpo.cuda(), adv.cuda(), 0.2, dual_clip=dual_clip)
+    (g,) = torch.autograd.grad(out.loss, x)
+    assert not torch.isnan(g).any() and not torch.isnan(out.loss)
+    t = dict(rtol=2e-5, atol=2e-6) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.loss.item(), ref.loss, **t)
+    np.testing.assert_allclose(g.cpu().numpy(), ref.grad, **t)
+
+
+def test_cuda_path_checks_types_and_shapes_without_a_sync():
+    lpn, lpo, adv, _ = (t.cuda() for t in batch(1024, torch.float32, seed=44))
+    adv_long, lpo_short, lpo_numpy = adv.long(), lpo[:-1], lpo.cpu().numpy()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        with pytest.raises(TypeError, match="advantages: expected a float32 or float64 array"):
+            pt.clipped_surrogate_loss(lpn, lpo, adv_long, 0.2)
+        with pytest.raises(ValueError, match="logp_old: shape"):
+            pt.clipped_surrogate_loss(lpn, lpo_short, adv, 0.2)
+        with pytest.raises(TypeError, match="logp_old: expected a torch.Tensor"):
+            pt.clipped_surrogate_loss(lpn, lpo_numpy, adv, 0.2)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
