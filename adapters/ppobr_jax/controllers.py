@@ -446,7 +446,15 @@ def _update_constant(c: ConstantConfig, s: ConstantState):
 def _update_linear(c: LinearDecayConfig, s: LinearDecayState):
     dt = s.epsilon.dtype
     t = jnp.minimum(s.updates, c.total_updates)
-    frac = div(t.astype(dt), jnp.asarray(c.total_updates, dt))
+    # Computed from integers and constants only, the product below would be provably never NaN
+    # to XLA's LLVM, which then drops mul's NaN guard and fuses the product and the sum into
+    # one FMA (one rounding instead of the core's two: 0.2 -> 0 over 3 updates gave
+    # 0.13333333333333333, not 0.13333333333333336). Tying the divisor to the state's epsilon
+    # (never NaN in a state from init / update) keeps the guard, so each step is rounded.
+    total = jnp.where(
+        jnp.isnan(s.epsilon), jnp.asarray(np.nan, dt), jnp.asarray(c.total_updates, dt)
+    )
+    frac = div(t.astype(dt), total)
     npf = np.dtype(dt).type
     span = jnp.asarray(npf(c.eps_end) - npf(c.eps_start), dt)
     eps = jnp.asarray(c.eps_start, dt) + mul(span, frac)

@@ -273,6 +273,35 @@ def test_linear_decay_and_constant():
         assert [bits64(cc.update(0.5)) for _ in range(12)] == [bits64(x) for x in got]
 
 
+def test_linear_decay_bit_exact_vs_core(core, rng):
+    """Every product of the decay is rounded before the sum, as in the core. (Inputs derived
+    from an integer once let XLA's LLVM fuse them into an FMA: 0.2 -> 0 over 3 updates gave
+    0.13333333333333333 instead of 0.13333333333333336.)"""
+    configs = [(0.2, 0.0, 3)] + [
+        (float(a), float(b), int(t))
+        for a, b, t in zip(rng.uniform(0, 1, 12), rng.uniform(0, 1, 12), rng.integers(1, 30, 12))
+    ]
+    with x64():
+        for eps_start, eps_end, total in configs:
+            ctl = pj.linear_decay(eps_start, eps_end, total_updates=total)
+
+            def body(s, _):
+                e, s = ctl.update(s)
+                return s, e
+
+            _, scanned = jax.jit(lambda s: jax.lax.scan(body, s, None, length=total + 2))(
+                ctl.init()
+            )
+            eps, s = [], ctl.init()
+            for _ in range(total + 2):  # one call at a time (the update jitted on its own)
+                e, s = ctl.update(s)
+                eps.append(e)
+            ref = core.LinearDecayController(eps_start, eps_end, total_updates=total)
+            want = [bits64(ref.update()) for _ in range(total + 2)]
+            assert [bits64(float(e)) for e in scanned] == want, (eps_start, eps_end, total)
+            assert [bits64(float(e)) for e in eps] == want, (eps_start, eps_end, total)
+
+
 def test_kl_adaptive(rng):
     kls = list(rng.lognormal(np.log(0.01), 1.2, size=80))
     for i in rng.choice(80, 8, replace=False):
