@@ -249,6 +249,13 @@ void fuzz_surrogate(FuzzedDataProvider& p) {
     in.segment_stride = backed ? stride : 0;
     in.num_segments = num_segments;
   }
+  // The batch's rank: mostly read off the views (0), sometimes stated (1, 2) or out of range.
+  switch (p.ConsumeIntegralInRange<int>(0, 7)) {
+    case 0: in.batch_ndim = 1; break;
+    case 1: in.batch_ndim = 2; break;
+    case 2: in.batch_ndim = static_cast<int32_t>(fuzz::any_int64(p, -2, 4)); break;
+    default: in.batch_ndim = 0; break;
+  }
 
   // The gradient buffer: exactly rows * cols elements of logp_new's shape (the batch's), or
   // absent. Filled with NaN: every element must be overwritten on success.
@@ -276,8 +283,9 @@ void fuzz_surrogate(FuzzedDataProvider& p) {
     dump_view("advantages", real_dtype, in.advantages);
     dump_view("entropy", real_dtype, in.entropy);
     dump_view("mask", real_dtype, in.mask);
-    std::fprintf(stderr, "  segment_ids %s stride %lld num_segments %lld\n", in.segment_ids ? "set" : "NULL",
-                 (long long)in.segment_stride, (long long)in.num_segments);
+    std::fprintf(stderr, "  segment_ids %s stride %lld num_segments %lld batch_ndim %d\n",
+                 in.segment_ids ? "set" : "NULL", (long long)in.segment_stride, (long long)in.num_segments,
+                 (int)in.batch_ndim);
   }
   double loss = 0.0;
   ppobr_surrogate_stats stats;
