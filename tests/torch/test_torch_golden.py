@@ -1,6 +1,6 @@
 """ppobr_torch on the golden vectors of the oracle (tests/golden): the C++ path
-(backend='core') within the 'core' tolerances, the torch expression (backend='torch') within the
-'expression' tolerances of tests/golden/tolerances.txt, and the gradient autograd gives equal
+(backend='core') within the 'core' tolerances, the torch expression (backend='torch', on the CPU
+and, where available, CUDA) within the 'expression' tolerances of tests/golden/tolerances.txt, and the gradient autograd gives equal
 to the golden gradient on both; EpsilonController bit for bit."""
 
 import numpy as np
@@ -15,21 +15,26 @@ from golden_io import (controller_inputs, controller_mismatches, load_controller
 SURROGATE = load_surrogate_cases()
 CONTROLLERS = load_controller_cases()
 PATHS = {"core": "core", "torch": "expression"}  # backend -> tolerance path
+# (device, backend): the C++ path runs on CPU tensors only; the expression on every device here
+RUNS = [("cpu", "core"), ("cpu", "torch")] + ([("cuda", "torch")] if torch.cuda.is_available() else [])
 
 
-@pytest.mark.parametrize("backend", sorted(PATHS))
+@pytest.mark.parametrize("device,backend", RUNS, ids=[f"{d}-{b}" for d, b in RUNS])
 @pytest.mark.parametrize("case", SURROGATE, ids=[c["name"] for c in SURROGATE])
-def test_clipped_surrogate_loss(case, backend):
-    lpn = torch.from_numpy(case["logp_new"].copy()).requires_grad_(True)
-    kw = surrogate_kwargs(case, lambda a: torch.from_numpy(np.ascontiguousarray(a)))
+def test_clipped_surrogate_loss(case, device, backend):
+    def tensor(a):
+        return torch.from_numpy(np.ascontiguousarray(a)).to(device)
+
+    lpn = tensor(case["logp_new"]).requires_grad_(True)
+    kw = surrogate_kwargs(case, tensor)
     eps = kw.pop("eps", None)
-    out = ppobr_torch.clipped_surrogate_loss(lpn, torch.from_numpy(case["logp_old"]),
-                                             torch.from_numpy(case["advantages"]), eps, backend=backend, **kw)
+    out = ppobr_torch.clipped_surrogate_loss(lpn, tensor(case["logp_old"]), tensor(case["advantages"]), eps,
+                                             backend=backend, **kw)  # fmt: skip
     assert out.loss.dtype == lpn.dtype
     out.loss.backward()
     assert lpn.grad.dtype == lpn.dtype and tuple(lpn.grad.shape) == case["shape"]
-    assert surrogate_mismatches(case, out.loss.item(), lpn.grad.numpy(), out.sums.numpy(), out.counts.numpy(),
-                                PATHS[backend]) == []  # fmt: skip
+    assert surrogate_mismatches(case, out.loss.item(), lpn.grad.cpu().numpy(), out.sums.cpu().numpy(),
+                                out.counts.cpu().numpy(), PATHS[backend]) == []  # fmt: skip
 
 
 def make_controller(case):
