@@ -64,7 +64,8 @@ std::unique_ptr<ppobr::Controller> controller_from_state(const py::object& state
     blob = d["state"];
   }
   if (!py::isinstance<py::bytes>(blob))
-    type_error("state_dict", "expected the dict from state_dict() or its 'state' bytes");
+    type_error("state_dict", "expected the dict from state_dict() or its 'state' bytes, got " +
+                                 type_name(blob));
   std::string s = blob.cast<std::string>();
   return ppobr::deserialize_controller(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
 }

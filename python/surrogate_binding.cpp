@@ -83,7 +83,7 @@ EpsChoice choose_eps(std::optional<double> eps, std::optional<double> eps_low,
 template <class T>
 py::array_t<T> checked_out(const py::object& obj, const py::array& like,
                            std::initializer_list<const FloatArg*> inputs) {
-  if (!py::isinstance<py::array>(obj)) type_error("out", "expected a NumPy array");
+  if (!py::isinstance<py::array>(obj)) type_error("out", "expected a NumPy array, got " + type_name(obj));
   auto a = py::reinterpret_borrow<py::array>(obj);
   if (a.dtype().normalized_num() != py::dtype::of<T>().normalized_num() || a.dtype().byteorder() == '>')
     type_error("out", "dtype " + dtype_str(a) + " differs from logp_new's");
