@@ -237,19 +237,18 @@ def ref_gaussian_entropy(log_std):
 
 def mean_entropy(entropy) -> Optional[float]:
     """The entropy an update uses: a number as given, or the arithmetic mean in float64 of a 1-D
-    sequence of per-step entropies (summed left to right, divided by the count). None stays
-    None; an empty sequence is an error (InvalidArgumentError 'entropy' in the bindings)."""
+    sequence of per-step entropies: their float64 sum as NumPy adds it (numpy.add.reduce,
+    pairwise), divided by their count; every binding sums on the host this way, so the same
+    per-step entropies give the same bits everywhere. None stays None; an empty sequence is an
+    error (InvalidArgumentError 'entropy' in the bindings)."""
     if entropy is None:
         return None
     if np.ndim(entropy) == 0:
         return float(entropy)
-    xs = [float(x) for x in np.asarray(entropy, dtype=np.float64).reshape(-1)]
-    if not xs:
+    xs = np.asarray(entropy, dtype=np.float64).reshape(-1)
+    if xs.size == 0:
         raise ValueError("entropy: empty array (pass a number or at least one per-step entropy)")
-    total = 0.0
-    for x in xs:
-        total += x
-    return total / len(xs)
+    return float(np.add.reduce(xs)) / float(xs.size)
 
 
 def _clamp01(x, T):

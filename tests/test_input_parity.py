@@ -212,6 +212,10 @@ CONTROLLER_ROWS = [
         ACCEPT),
     Row("update_per_step_entropies_list", "R4", {"ctl": Ctl("ppobr", kwargs=dict(entropy_ref=1.0), entropy=AsIs([0.5, 1.0]))},
         ACCEPT),
+    Row("update_per_step_entropies_pairwise_sum", "R4", {"ctl": Ctl("ppobr", kwargs=dict(entropy_ref=1.5), entropy=np.array(
+        [0.165626, 0.369694, 1.131721, 0.835919, 0.177074, 0.634721, 0.696719, 0.265648, 1.041679, 0.203457,
+         0.578158, 0.747599, 0.631348, 0.842178, 1.046081, 1.340961, 0.433672, 0.925539, 0.989892, 0.445173]))},
+        ACCEPT),  # the mean of NumPy's pairwise sum, which differs here from the sum left to right
     Row("update_empty_entropy", "R4", {"ctl": Ctl("ppobr", entropy=np.zeros(0))},
         invalid("entropy", "empty array (pass a number or at least one per-step entropy)")),
     Row("update_two_dimensional_entropy", "R4", {"ctl": Ctl("ppobr", entropy=np.ones((2, 2)))},

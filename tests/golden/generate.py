@@ -269,6 +269,16 @@ def controller_cases() -> List[dict]:
         xs = [float(rng.integers(1, 64)) / 32.0 for _ in range(k)]
         steps.append((mean_entropy(xs), xs, [float(i), float(i) * 0.5 + 1.0], None))
     cases.append(("ppobr_per_step_entropies", "ppobr", {"window": 3, "entropy_ref": 1.5}, steps))
+    # ... and 20 per-step entropies whose pairwise float64 sum (NumPy's) differs from the sum left
+    # to right: the bindings must all take NumPy's
+    xs = [0.165626, 0.369694, 1.131721, 0.835919, 0.177074, 0.634721, 0.696719, 0.265648, 1.041679, 0.203457,
+          0.578158, 0.747599, 0.631348, 0.842178, 1.046081, 1.340961, 0.433672, 0.925539, 0.989892, 0.445173]
+    left_to_right = 0.0
+    for x in xs:
+        left_to_right += x
+    assert mean_entropy(xs) != left_to_right / len(xs)
+    cases.append(("ppobr_per_step_entropies_pairwise_sum", "ppobr", {"window": 2, "entropy_ref": 1.5},
+                  [(mean_entropy(xs), xs, [1.0], None), (mean_entropy(xs[:9]), xs[:9], [2.0], None)]))
 
     cases.append(("constant", "constant", {"eps": 0.17}, [(0.5, None, [1.0], None)] * 3))
     cases.append(("constant_eps0", "constant", {"eps": 0.0}, [(0.5, None, None, None)] * 2))
