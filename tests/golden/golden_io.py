@@ -13,6 +13,7 @@ tolerances.txt is the one place that states how close each path must come to the
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from typing import Dict, List, Optional, Sequence
@@ -157,6 +158,7 @@ def load_controller_cases() -> List[dict]:
     return cases
 
 
+@functools.lru_cache(maxsize=1)
 def load_tolerances() -> Dict[tuple, float]:
     """{(path, dtype, quantity): relative tolerance} from tolerances.txt."""
     out = {}
