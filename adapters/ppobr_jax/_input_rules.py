@@ -140,8 +140,13 @@ def ppobr_values(
     eps_min = optional_real(eps_min, "eps_min")
     eps_max = optional_real(eps_max, "eps_max")
 
+    # eps = eps0 * (...): from 0 it could never move (a fixed 0 is constant(eps=0))
     if not math.isfinite(eps0) or eps0 <= 0.0:
-        raise invalid("eps0", f"must be finite and > 0, got {num(eps0)}")
+        raise invalid(
+            "eps0",
+            "must be finite and > 0 (PPO-BR scales eps0, and a product with 0 stays 0; use "
+            f"ConstantController(eps=0) for a fixed clip range of 0), got {num(eps0)}",
+        )
     if not math.isfinite(lambda1) or lambda1 < 0.0:
         raise invalid("lambda1", f"must be finite and >= 0, got {num(lambda1)}")
     if not math.isfinite(lambda2) or lambda2 < 0.0:
@@ -222,6 +227,9 @@ def linear_decay_values(eps_start, eps_end, total_updates) -> tuple:
     return (eps_start, eps_end, total_updates)
 
 
+KL_SCALES = "the KL-adaptive rule scales eps by rate, and a product with 0 stays 0"
+
+
 def kl_adaptive_values(eps0, kl_target, tolerance, rate, eps_min, eps_max) -> tuple:
     """KL-adaptive: ε is multiplied and divided by rate, so eps0 > 0 and eps_min > 0."""
     eps0 = real(eps0, "eps0")
@@ -230,8 +238,9 @@ def kl_adaptive_values(eps0, kl_target, tolerance, rate, eps_min, eps_max) -> tu
     rate = real(rate, "rate")
     eps_min = real(eps_min, "eps_min")
     eps_max = real(eps_max, "eps_max")
+    # the rule multiplies and divides eps by rate: from 0 it could never move
     if not math.isfinite(eps0) or eps0 <= 0.0:
-        raise invalid("eps0", f"must be finite and > 0, got {num(eps0)}")
+        raise invalid("eps0", f"must be finite and > 0 ({KL_SCALES}), got {num(eps0)}")
     if not math.isfinite(kl_target) or kl_target <= 0.0:
         raise invalid("kl_target", f"must be finite and > 0, got {num(kl_target)}")
     if not math.isfinite(tolerance) or tolerance <= 1.0:
@@ -239,7 +248,7 @@ def kl_adaptive_values(eps0, kl_target, tolerance, rate, eps_min, eps_max) -> tu
     if not math.isfinite(rate) or rate <= 1.0:
         raise invalid("rate", f"must be finite and > 1, got {num(rate)}")
     if not math.isfinite(eps_min) or eps_min <= 0.0:
-        raise invalid("eps_min", f"must be finite and > 0, got {num(eps_min)}")
+        raise invalid("eps_min", f"must be finite and > 0 ({KL_SCALES}), got {num(eps_min)}")
     if not math.isfinite(eps_max) or eps_max <= 0.0:
         raise invalid("eps_max", f"must be finite and > 0, got {num(eps_max)}")
     if eps_min > eps_max:
@@ -258,16 +267,12 @@ def kl_adaptive_values(eps0, kl_target, tolerance, rate, eps_min, eps_max) -> tu
 ENTROPY_EMPTY = "empty array (pass a number or at least one per-step entropy)"
 
 
-def _signal_array(value, argument: str):
-    if isinstance(value, (str, bytes)):
-        raise wrong_type(argument, f"expected a real number, got {type_name(value)}")
-    try:
-        v = value if isinstance(value, jax.Array) else np.asarray(value)
-    except (TypeError, ValueError):
-        raise wrong_type(argument, f"expected a real number, got {type_name(value)}") from None
-    if v.dtype.kind not in "fiub":
-        raise wrong_type(argument, f"expected a real number, got {type_name(value)}")
-    return v
+def _array_like(value) -> bool:
+    """What the core reads as an array (python/binding_arguments.cpp): lists, tuples and
+    objects with __array__ other than NumPy scalars; anything else must be one number."""
+    if isinstance(value, (list, tuple, np.ndarray, jax.Array)):
+        return True
+    return hasattr(value, "__array__") and not isinstance(value, np.generic)
 
 
 def entropy_signal(value: Any):
@@ -279,11 +284,23 @@ def entropy_signal(value: Any):
     """
     if value is None:
         return None
-    v = _signal_array(value, "entropy")
+    wrong = "expected a real number or a 1-D array of them, got "
+    if isinstance(value, (str, bytes)):
+        raise wrong_type("entropy", wrong + type_name(value))
+    if not _array_like(value):
+        return jnp.asarray(real(value, "entropy"))
+    try:
+        v = value if isinstance(value, jax.Array) else np.asarray(value)
+    except (TypeError, ValueError):
+        raise wrong_type("entropy", wrong + type_name(value)) from None
+    if v.dtype.kind in "bc":
+        raise wrong_type("entropy", f"expected real numbers, got a {v.dtype} array")
+    if v.dtype.kind not in "fiu":
+        raise wrong_type("entropy", wrong + type_name(value))
     if v.ndim > 1:
         raise invalid(
             "entropy",
-            f"expected a number or a 1-D array of per-step entropies, got shape {tuple(v.shape)}",
+            f"expected a number or a 1-D array of per-step values, got {v.ndim} dimensions",
         )
     if v.ndim == 1 and v.shape[0] == 0:
         raise invalid("entropy", ENTROPY_EMPTY)
@@ -291,13 +308,15 @@ def entropy_signal(value: Any):
 
 
 def scalar_signal(value: Any, argument: str):
-    """A controller input that is one number (the KL): None, or a 0-d array."""
+    """A controller input that is one number (the KL): None, a number, or a 0-d jax array
+    (possibly traced)."""
     if value is None:
         return None
-    v = _signal_array(value, argument)
-    if v.ndim != 0:
-        raise wrong_type(argument, f"expected a real number, got {type_name(value)}")
-    return jnp.asarray(v)
+    if isinstance(value, jax.Array):
+        if value.ndim != 0 or value.dtype.kind not in "fiub":
+            raise wrong_type(argument, f"expected a real number, got {type_name(value)}")
+        return value
+    return jnp.asarray(real(value, argument))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,6 +374,14 @@ def concrete(x) -> float | None:
         return None
 
 
+def _option(value, argument: str):
+    """A loss option (eps, eps_low, eps_high, dual_clip): None, a jax array (may be traced) or a
+    real number (as the NumPy API binds it: a string or a list is a TypeError)."""
+    if value is None or isinstance(value, jax.Array):
+        return value
+    return real(value, argument)
+
+
 def _choose_eps(eps, eps_low, eps_high):
     """(eps_low, eps_high) from the symmetric or asymmetric arguments (the binding's rules)."""
     if eps is not None:
@@ -401,6 +428,10 @@ def surrogate_inputs(
     Returns (logp_new, logp_old, advantages, entropy, mask, segment_ids, eps_low, eps_high);
     entropy, mask, segment_ids may be None; segment_ids is None for "token-mean" (unused).
     """
+    eps = _option(eps, "eps")
+    eps_low = _option(eps_low, "eps_low")
+    eps_high = _option(eps_high, "eps_high")
+    dual_clip = _option(dual_clip, "dual_clip")
     if logp_new is None:
         raise invalid("logp_new", "is required")
     ref = _array(logp_new)
