@@ -56,6 +56,7 @@ from jax import lax
 
 from ppobr_jax import _input_rules as rules
 from ppobr_jax._ieee import div, mul, tanh
+from ppobr_jax._numpy_sum import numpy_sum
 from ppobr_jax.collectives import Mean, all_gather_flat, global_mean
 
 Array = Any
@@ -289,7 +290,8 @@ def _clip(x, lo, hi):
 
 def _scalar_signal(value, dt, axis_name):
     """The mean a controller uses, from a number, a 1-D array of per-step entropies (their
-    arithmetic mean) or a Mean pair; None -> NaN (the update is rejected).
+    arithmetic mean, the sum rounded as NumPy's, as the NumPy API takes it) or a Mean pair;
+    None -> NaN (the update is rejected).
 
     With axis_name: a Mean pair or a per-step array adds its sums and counts over the axis (every
     step weighs equally); a number is one device's mean, and every device weighs equally.
@@ -299,8 +301,8 @@ def _scalar_signal(value, dt, axis_name):
     if isinstance(value, Mean):
         return global_mean(value, axis_name, dt)
     v = jnp.asarray(value).astype(dt)
-    if v.ndim == 1:  # per-step values (at least one: checked by update())
-        return global_mean(Mean(jnp.sum(v), jnp.asarray(v.shape[0], dt)), axis_name, dt)
+    if v.ndim == 1:  # per-step entropies (at least one: checked by update()), summed as NumPy
+        return global_mean(Mean(numpy_sum(v), jnp.asarray(v.shape[0], dt)), axis_name, dt)
     if axis_name is not None:
         # every device weighs equally: the mean of the devices' means, summed in device order
         return global_mean(Mean(v, jnp.ones((), dt)), axis_name, dt)

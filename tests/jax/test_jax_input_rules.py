@@ -338,7 +338,17 @@ def test_zero_clip_range_is_valid():
 # ---------------------------------------------------------------------------------------------
 # Controller update: the entropy as a number or per-step values (R4)
 
-ENTROPY_SEQUENCE = [[0.9, 1.1, 1.0], 0.7, [0.4], [0.65, 0.35, 0.5, 0.55], 0.3, [0.2, 0.1]]
+_STEPS = np.random.default_rng(3).uniform(0.0, 1.4, size=1000)
+ENTROPY_SEQUENCE = [
+    [0.9, 1.1, 1.0],
+    0.7,
+    [0.4],
+    list(_STEPS[:129]),  # NumPy sums 129 values pairwise: the order matters in the last bit
+    [0.65, 0.35, 0.5, 0.55],
+    0.3,
+    list(_STEPS),
+    [0.2, 0.1],
+]
 
 
 def test_per_step_entropies_are_averaged_as_the_core():
