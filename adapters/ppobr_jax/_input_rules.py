@@ -3,9 +3,10 @@
 The same bad input gives the same exception type, ``.argument`` and message text in the NumPy
 API (ppobr_core), ppobr_torch and ppobr_jax (docs/SPEC.md, "Input rules"). The texts here are the
 core's, character for character: the controller configs are checked as in
-cpp/src/controllers.cpp (``validate``), the loss's inputs as in python/bindings.cpp and
-cpp/src/surrogate.cpp, in the same order, so that an input with several faults names the same
-one first.
+cpp/src/controllers.cpp (``validate``) and the Python arguments as in
+python/binding_arguments.cpp, the loss's inputs as in python/surrogate_binding.cpp and the
+core's surrogate checks (cpp/src/), in the same order, so that an input with several faults
+names the same one first.
 
 Two number formats appear in the core's messages and are reproduced here:
 
@@ -320,7 +321,7 @@ def scalar_signal(value: Any, argument: str):
 
 
 # ---------------------------------------------------------------------------------------------
-# The loss's inputs (python/bindings.cpp clipped_surrogate, then cpp/src/surrogate.cpp)
+# The loss's inputs (python/surrogate_binding.cpp, then the core's checks in cpp/src/)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _RANK = "expected a 1-D [batch] or 2-D [batch, tokens] array, got {} dimensions"
