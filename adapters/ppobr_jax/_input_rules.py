@@ -320,6 +320,17 @@ def scalar_signal(value: Any, argument: str):
     return jnp.asarray(real(value, argument))
 
 
+def returns_signal(value: Any):
+    """The episode returns given to a controller update: any shape of real numbers (ints are
+    converted), or None."""
+    if value is None:
+        return None
+    v = _array(value)
+    if np.dtype(v.dtype).kind not in "fiu":
+        raise wrong_type("episode_returns", f"expected real numbers, got {v.dtype}")
+    return v
+
+
 # ---------------------------------------------------------------------------------------------
 # The loss's inputs (python/surrogate_binding.cpp, then the core's checks in cpp/src/)
 

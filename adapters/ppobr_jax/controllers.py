@@ -536,6 +536,7 @@ def update(
     config = _validated(config)
     entropy = _entropy_signal(entropy)
     kl = _kl_signal(kl)
+    episode_returns = rules.returns_signal(episode_returns)
     if isinstance(config, PPOBRConfig):
         if not isinstance(state, PPOBRState):
             raise TypeError("state: expected a PPOBRState (from init(config))")

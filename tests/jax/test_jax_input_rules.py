@@ -417,6 +417,19 @@ def test_entropy_numbers_equal_the_core(entropy):
     assert float(eps) == core.PPOBRController(entropy_ref=1.0).update(entropy)
 
 
+@pytest.mark.parametrize("kind", ["ppobr", "constant", "kl_adaptive"])
+@pytest.mark.parametrize(
+    "returns", [["a", "b"], [True, False], np.array([1 + 2j])], ids=["str", "bool", "complex"]
+)
+def test_episode_returns_of_the_wrong_kind_equal_the_core(kind, returns):
+    ctl = _jax_controller(kind, {})
+    ref = _core_controller(kind, {})
+    _same(
+        lambda: ctl.update(ctl.init(), 0.5, returns, kl=0.01),
+        lambda: ref.update(0.5, returns, kl=0.01),
+    )
+
+
 def test_kl_missing_equals_the_core():
     ctl = pj.kl_adaptive()
     _same(lambda: ctl.update(ctl.init(), 0.5), lambda: core.KLAdaptiveController().update(0.5))
