@@ -108,9 +108,19 @@ def string(value: Any, argument: str) -> str:
     return value
 
 
+class _Missing:
+    """The default of a required argument: left out, it raises "<argument>: is required"."""
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+MISSING = _Missing()
+
+
 def required(value: Any, argument: str) -> Any:
-    """A required keyword that has no default: None (left out) raises "<argument>: is required"."""
-    if value is None:
+    """A required argument left out (None or MISSING) raises TypeError "<argument>: is required"."""
+    if value is None or value is MISSING:
         raise wrong_type(argument, "is required")
     return value
 
@@ -440,6 +450,13 @@ def surrogate_inputs(
     Returns (logp_new, logp_old, advantages, entropy, mask, segment_ids, eps_low, eps_high);
     entropy, mask, segment_ids may be None; segment_ids is None for "token-mean" (unused).
     """
+    for name, value in (
+        ("logp_new", logp_new),
+        ("logp_old", logp_old),
+        ("advantages", advantages),
+    ):
+        if value is MISSING:
+            raise wrong_type(name, "is required")
     eps = _option(eps, "eps")
     eps_low = _option(eps_low, "eps_low")
     eps_high = _option(eps_high, "eps_high")

@@ -232,9 +232,9 @@ def jnp_surrogate(
 
 
 def clipped_surrogate(
-    logp_new,
-    logp_old,
-    advantages,
+    logp_new=rules.MISSING,
+    logp_old=rules.MISSING,
+    advantages=rules.MISSING,
     eps=None,
     *,
     eps_low=None,

@@ -274,6 +274,16 @@ RULE_CASES = [
         None,
         "rate: expected a real number, got list",
     ),
+    ("clipped_surrogate", "clipped_surrogate", (), {}, None, "logp_new: is required"),
+    ("clipped_surrogate", "clipped_surrogate", (_X,), {}, None, "logp_old: is required"),
+    (
+        "clipped_surrogate",
+        "clipped_surrogate",
+        (_X,),
+        dict(logp_old=_X, eps=0.2),
+        None,
+        "advantages: is required",
+    ),
     (
         "clipped_surrogate",
         "clipped_surrogate",
