@@ -1,7 +1,8 @@
 """The clip-range controllers against the pure-Python references of tests/reference.py.
 
-PPO-BR is compared bit for bit in float64 (the reference uses fdlibm_tanh, the portable tanh
-of cpp/src/portable_tanh.hpp, and the order of operations documented in controllers.hpp / .cpp).
+PPO-BR is compared bit for bit in float64 with the oracle's RefPPOBR (it uses fdlibm_tanh, the
+portable tanh of cpp/src/portable_tanh.hpp, and the order of operations documented in
+controllers.hpp / .cpp); this file computes no expected epsilon itself.
 """
 
 import copy
@@ -12,7 +13,6 @@ import numpy as np
 import pytest
 
 import ppobr_core as pc
-from fdlibm import fdlibm_tanh
 from assertions import dict_bits, float_bits
 from reference import RefKLAdaptive, RefLinearDecay, RefPPOBR
 
@@ -128,59 +128,67 @@ def test_ppobr_defaults_and_config():
     assert "ppobr" in repr(c2) and "epsilon" in repr(c2)
 
 
+def run_beside_reference(cfg, observations):
+    """A PPOBRController and the oracle's RefPPOBR fed the same (entropy, returns): every
+    diagnostic must be bit-identical after each update. Returns the controller."""
+    ctrl, ref = pc.PPOBRController(**cfg), RefPPOBR(**cfg)
+    for t, (H, rets) in enumerate(observations):
+        eps = ctrl.update(H, rets)
+        assert same_bits(eps, ref.update(H, rets)), f"update {t}"
+        assert_same_as_reference(ctrl, ref, f"update {t}")
+    return ctrl
+
+
 def test_ppobr_warmup_has_no_contraction():
-    """Until the window holds k returns psi = z = 0; eps = eps0 (1 + l1 tanh(phi))."""
+    """Until the window holds k returns psi = z = 0: epsilon depends on the entropy only."""
     c = pc.PPOBRController(window=5, entropy_ref=2.0)
+    entropy_only = pc.PPOBRController(window=5, entropy_ref=2.0)
     for i, H in enumerate([2.0, 1.0, 0.5, 3.0]):
         eps = c.update(H, [float(i)])
         d = c.diagnostics
         assert d["psi"] == 0 and d["z"] == 0 and d["num_returns"] == i + 1
-        phi = min(max(H / 2.0, 0.0), 1.0)
-        assert d["phi"] == phi
-        assert eps == min(max(0.2 * (1.0 + 0.5 * fdlibm_tanh(phi) - 0.3 * fdlibm_tanh(0.0)), 0.14), 0.3)
+        assert d["phi"] == min(max(H / 2.0, 0.0), 1.0)
+        assert same_bits(eps, entropy_only.update(H))
+    run_beside_reference(dict(window=5, entropy_ref=2.0),
+                         [(H, [float(i)]) for i, H in enumerate([2.0, 1.0, 0.5, 3.0, 1.0])])  # fmt: skip
     c.update(1.0, [4.0])  # the window is full: contraction starts
     assert c.diagnostics["num_returns"] == 5 and c.diagnostics["z"] != 0
 
 
 def test_ppobr_hand_computed_window2():
-    # window 2, returns [1, 3]: means 1 and 3, mean 2, std 1, z = 2 / (1 + 1e-8 * 3)
-    c = pc.PPOBRController(window=2, entropy_ref=1.0)
-    eps = c.update(0.5, [1.0, 3.0])
-    z = 2.0 / (1.0 + 1e-8 * 3.0)
+    # window 2, returns [1, 3]: means 1 and 3, mean 2, std 1, z = 2 / (1 + 1e-8 (1 + 2)), psi =
+    # 1 - tanh z (decimal values from 40-digit arithmetic; the bits are the oracle's)
+    c = run_beside_reference(dict(window=2, entropy_ref=1.0), [(0.5, [1.0, 3.0])])
     d = c.diagnostics
-    assert d["z"] == z
-    assert d["psi"] == 1.0 - fdlibm_tanh(z)
+    assert d["z"] == pytest.approx(1.9999999400000018, rel=1e-15)
+    assert d["psi"] == pytest.approx(0.035972424163232725, rel=1e-14)
     assert d["phi"] == 0.5
-    assert eps == 0.2 * (1.0 + 0.5 * fdlibm_tanh(0.5) - 0.3 * fdlibm_tanh(1.0 - fdlibm_tanh(z)))
     # progress mode: psi = clip(z, 0, 1) = 1 for rising returns, 0 for falling ones
-    p = pc.PPOBRController(window=2, entropy_ref=1.0, psi_mode="progress")
-    p.update(0.5, [1.0, 3.0])
+    p = run_beside_reference(dict(window=2, entropy_ref=1.0, psi_mode="progress"), [(0.5, [1.0, 3.0])])
     assert p.diagnostics["psi"] == 1.0
-    assert p.epsilon == max(0.2 * (1.0 + 0.5 * fdlibm_tanh(0.5) - 0.3 * fdlibm_tanh(1.0)), 0.2 * 0.7)
+    assert p.epsilon < pc.PPOBRController(window=2, entropy_ref=1.0).update(0.5)  # contracted
+    run_beside_reference(dict(window=2, entropy_ref=1.0, psi_mode="progress"), [(0.5, [1.0, 3.0]), (0.5, [0.0])])
     p.update(0.5, [0.0])  # window [3, 0]: falling
     assert p.diagnostics["z"] < 0 and p.diagnostics["psi"] == 0.0
 
 
 def test_ppobr_odd_window_middle_return_is_ignored():
-    """For odd k the middle return belongs to neither half (it only enters mean and std)."""
-    a = pc.PPOBRController(window=3, entropy_ref=1.0)
-    b = pc.PPOBRController(window=3, entropy_ref=1.0)
-    a.update(0.5, [1.0, 2.0, 5.0])
-    b.update(0.5, [1.0, 3.0, 5.0])
-    xs_a, xs_b = [1.0, 2.0, 5.0], [1.0, 3.0, 5.0]
-    for ctrl, xs in ((a, xs_a), (b, xs_b)):
-        m = sum(xs) / 3
-        std = math.sqrt(sum((x - m) ** 2 for x in xs) / 3)
-        assert ctrl.diagnostics["z"] == pytest.approx((xs[2] - xs[0]) / (std + 1e-8 * (1 + abs(m))), rel=1e-14)
+    """For odd k the middle return belongs to neither half (it only enters mean and std): then
+    reversing the window negates z whatever the middle return is (were it in a half, the
+    numerators (m + 5) / 2 - 1 and (m + 1) / 2 - 5 would differ in size unless m = 3)."""
+    for xs in ([1.0, 2.0, 5.0], [1.0, 3.0, 5.0], [1.0, 4.5, 5.0]):
+        fwd = run_beside_reference(dict(window=3, entropy_ref=1.0), [(0.5, xs)])
+        rev = run_beside_reference(dict(window=3, entropy_ref=1.0), [(0.5, xs[::-1])])
+        assert fwd.diagnostics["z"] > 0
+        assert rev.diagnostics["z"] == pytest.approx(-fwd.diagnostics["z"], rel=1e-14)  # up to the std's rounding
 
 
 def test_ppobr_constant_returns_plateau():
     """Returns that stopped moving: z = 0, psi = 1 in plateau mode (maximal contraction)."""
-    c = pc.PPOBRController(window=4, entropy_ref=1.0)
-    eps = c.update(1.0, [7.0] * 4)
+    c = run_beside_reference(dict(window=4, entropy_ref=1.0), [(1.0, [7.0] * 4)])
     d = c.diagnostics
     assert d["z"] == 0.0 and d["psi"] == 1.0 and d["phi"] == 1.0
-    assert eps == 0.2 * (1.0 + 0.5 * fdlibm_tanh(1.0) - 0.3 * fdlibm_tanh(1.0))
+    assert c.epsilon == pytest.approx(0.2304637662382306, rel=1e-15)  # 0.2 (1 + 0.5 tanh 1 - 0.3 tanh 1)
 
 
 def test_ppobr_entropy_ref_first_observed():

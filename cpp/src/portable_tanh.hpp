@@ -8,9 +8,9 @@
 // uses) written with +, -, *, / and exact bit manipulations only. Compiled with FP contraction
 // off (controllers.cpp already has the pragma), it gives the same bits on every IEEE-754
 // platform; ppobr_jax evaluates exactly these operations (adapters/ppobr_jax/_ieee.py), and
-// tests/jax/jax_reference.py transcribes them in Python. Its error is <= 3 ulp from the true
-// tanh (it equals glibc's generic, non-FMA build; it differs from glibc's FMA build in ~0.1% of
-// arguments by 1-3 ulp), and it is monotone on every grid tested.
+// tests/fdlibm.py transcribes them in Python for the oracle, tests/reference.py. Its error is
+// <= 3 ulp from the true tanh (it equals glibc's generic, non-FMA build; it differs from glibc's
+// FMA build in ~0.1% of arguments by 1-3 ulp), and it is monotone on every grid tested.
 //
 // Checked: g++ 12 and clang++ 14 at -O2 -march=native (FMA available) give fdlibm's bits on
 // 80,000 arguments. (clang's -ffp-contract=fast disregards pragmas: do not build the core with it.)

@@ -8,7 +8,9 @@ cases (exp overflow at d = 100 in float32 for A > 0 and A < 0, ties at r = 1 +- 
 advantages, rows masked entirely, eps = 0, exp underflow), with the expected loss, gradient and
 every statistic's sum and count; sizes around the kernel's vector widths, exp chunks, micro-blocks
 and 8192-element blocks. controllers.txt: observation sequences for every controller
-with the expected epsilon and diagnostics after each update. The format is described in
+with the expected epsilon and diagnostics after each update (for PPO-BR also the sequences the
+C++ and Python controller tests work out by hand, and long random sequences with non-finite and
+extreme inputs and random configs: these are what pin the core's PPO-BR to the oracle). The format is described in
 golden_io.py. tests/golden/test_golden_files.py checks that the committed files are what this
 script writes now, so they cannot drift from the oracle.
 """
@@ -280,6 +282,8 @@ def controller_cases() -> List[dict]:
     cases.append(("ppobr_per_step_entropies_pairwise_sum", "ppobr", {"window": 2, "entropy_ref": 1.5},
                   [(mean_entropy(xs), xs, [1.0], None), (mean_entropy(xs[:9]), xs[:9], [2.0], None)]))
 
+    cases += ppobr_hand_cases() + ppobr_hostile_cases()
+
     cases.append(("constant", "constant", {"eps": 0.17}, [(0.5, None, [1.0], None)] * 3))
     cases.append(("constant_eps0", "constant", {"eps": 0.0}, [(0.5, None, None, None)] * 2))
     cases.append(("linear_decay", "linear_decay", {"eps_start": 0.3, "eps_end": 0.05, "total_updates": 7},
@@ -291,6 +295,145 @@ def controller_cases() -> List[dict]:
     cases.append(("kl_adaptive", "kl_adaptive", {"eps0": 0.2, "kl_target": 0.01, "tolerance": 1.5, "rate": 1.3,
                                                  "eps_min": 0.03, "eps_max": 0.45},
                   [(1.0, None, [1.0], k) for k in kls]))  # fmt: skip
+    return cases
+
+
+def _ppobr_steps(pairs):
+    """[(entropy, returns)...] -> golden steps of a PPO-BR case."""
+    return [(h, None, r, None) for h, r in pairs]
+
+
+def ppobr_hand_cases() -> List[tuple]:
+    """Short PPO-BR sequences whose values are easy to work out by hand (cpp/tests/
+    test_controllers.cpp and tests/test_controllers.py check a few of them against hand
+    values; here every diagnostic is pinned to the oracle's bits): the warm-up, both halves of
+    small windows, the odd window's middle return, constant returns, H_ref from the first
+    entropy or given (also with negative, Gaussian entropies), overflow in the window
+    statistics and in the entropy differences, the ring buffer wrapping, rejected entropies,
+    dropped returns, and entropy_ref errors that leave the state unchanged."""
+    nan, inf = math.nan, math.inf
+    cases = []
+
+    def add(name, config, pairs):
+        cases.append((name, "ppobr", config, _ppobr_steps(pairs)))
+
+    # window 2: returns 1 then 3 -> means 1 and 3, mean 2, std 1, z = 2 / (1 + 3e-8)
+    add("ppobr_hand_window2_plateau", {"window": 2, "entropy_ref": 1.0}, [(1.0, [1.0]), (1.0, [3.0])])
+    add("ppobr_hand_window2_progress_rising", {"window": 2, "psi_mode": "progress", "entropy_ref": 1.0},
+        [(1.0, [1.0, 3.0]), (0.5, [0.0])])  # fmt: skip
+    add("ppobr_hand_window2_progress_falling", {"window": 2, "psi_mode": "progress", "entropy_ref": 1.0},
+        [(1.0, [3.0, 1.0])])  # fmt: skip
+    # window 3: the first return is pushed out; the middle return is in neither half
+    add("ppobr_hand_window3_middle_return", {"window": 3, "entropy_ref": 2.0},
+        [(1.0, [100.0, 1.0, 2.0, 4.0]), (1.0, [5.0, 2.0, 1.0])])  # fmt: skip
+    # constant returns: z = 0, plateau psi = 1 (full contraction)
+    add("ppobr_hand_constant_returns", {"window": 3, "entropy_ref": 2.0}, [(2.0, [5.0, 5.0, 5.0])])
+    # H_ref from the first accepted entropy; phi saturates above it and is 0 at or below the floor
+    add("ppobr_hand_entropy_ref_first_update", {}, [(1.0, None), (0.5, None), (2.5, None), (1.0, None),
+                                                    (-0.3, None), (0.0, None)])  # fmt: skip
+    add("ppobr_hand_entropy_ref_given", {"entropy_ref": math.log(4.0)}, [(0.5 * math.log(4.0), None), (10.0, None)])
+    add("ppobr_hand_gaussian_entropies", {"entropy_floor": -3.0, "entropy_ref": 1.0}, [(-1.0, None), (-5.0, None)])
+    add("ppobr_hand_floor_given_ref_observed", {"entropy_floor": -2.0}, [(-1.0, None), (-1.5, None)])
+    # warm-up: psi = z = 0 until the window holds k returns; k returns in one update end it
+    for w in (2, 3, 10, 11):
+        add(f"ppobr_hand_warmup_window{w}", {"window": w, "entropy_ref": 1.0},
+            [(0.7, [float(i * i)]) for i in range(w - 1)] + [(0.7, [1e6])])  # fmt: skip
+        add(f"ppobr_hand_warmup_one_update_window{w}", {"window": w, "entropy_ref": 1.0},
+            [(0.7, [float(i) for i in range(w)])])  # fmt: skip
+    # float64 overflow in the window statistics: z unavailable (z = psi = 0)
+    for mode in ("plateau", "progress"):
+        add(f"ppobr_hand_overflowing_returns_{mode}", {"window": 4, "psi_mode": mode, "entropy_ref": 1.0},
+            [(0.5, [1.7e308, 1.7e308, -1.7e308, 1.7e308]), (0.5, [1e308] * 4)])  # fmt: skip
+    # entropy differences that overflow: inf / inf = NaN -> phi 0; 1.7e308 / inf = 0
+    add("ppobr_hand_overflowing_entropy_differences", {"entropy_floor": -1.7e308, "entropy_ref": 1.7e308},
+        [(1.7e308, None), (0.0, None)])  # fmt: skip
+    # the ring buffer wraps: window {4, 5, 6} at the end
+    add("ppobr_hand_ring_buffer_wraps", {"window": 3, "entropy_ref": 1.0}, [(0.5, [float(i)]) for i in range(7)])
+    # rejected entropies add no returns; non-finite returns are dropped and counted
+    mixed = [1.0, nan, inf, 2.0, -inf]
+    add("ppobr_hand_rejected_entropy_dropped_returns", {"window": 3},
+        [(None, [1.0, 2.0]), (nan, [1.0, 2.0]), (inf, [1.0, 2.0]), (-inf, [1.0, 2.0]), (1.0, mixed), (nan, mixed),
+         (0.25, None)])  # fmt: skip
+    # entropies not above the floor before H_ref is known: entropy_ref errors, state unchanged
+    add("ppobr_hand_entropy_ref_errors", {"window": 3},
+        [(nan, None)] + [(h, [1.0, nan, 2.0]) for h in (-0.5, 0.0, -0.0, -1e300)] + [(-0.5, None), (0.8, [1.0])])
+    return cases
+
+
+# No subnormals: XLA on CPU flushes them to zero, so ppobr_jax cannot follow the core there
+# (an entropy of 5e-324 gives phi = 1e-323 in the core and 0 in ppobr_jax).
+_SPECIAL_VALUES = (math.nan, math.inf, -math.inf, 1e300, -1e300, 1.7e308, -1.7e308, 0.0, -0.0)
+
+
+def _hostile_entropy(rng):
+    """Mostly uniform in [-1, 3] (negative: below the default floor), with absent, NaN, +-inf
+    and the extreme values mixed in."""
+    r = int(rng.integers(0, 20))
+    if r == 0:
+        return None
+    if r == 1:
+        return math.nan
+    if r == 2:
+        return math.inf if rng.integers(0, 2) else -math.inf
+    if r == 3:
+        return _SPECIAL_VALUES[int(rng.integers(0, len(_SPECIAL_VALUES)))]
+    return float(rng.uniform(-1.0, 3.0))
+
+
+def _hostile_returns(rng, trend):
+    """0..4 returns around the trend (spread 1 or 100), with extreme values and repeats of 7.0
+    (a window of equal returns has zero spread) mixed in."""
+    out = []
+    for _ in range(int(rng.integers(0, 5))):
+        r = int(rng.integers(0, 25))
+        if r == 0:
+            out.append(_SPECIAL_VALUES[int(rng.integers(0, len(_SPECIAL_VALUES)))])
+        elif r == 1:
+            out.append(7.0)
+        else:
+            out.append(trend + float(rng.uniform(-1.0, 1.0)) * (1.0 if rng.integers(0, 2) else 100.0))
+    return out
+
+
+def _hostile_config(rng) -> dict:
+    """A random valid PPO-BR config: windows even and odd, both psi modes, lambdas 0 at times,
+    a negative entropy floor, a given or observed H_ref, explicit bounds at times."""
+    floor = 0.0 if rng.integers(0, 2) else float(rng.uniform(-3.0, 0.5))
+    eps0 = float(rng.uniform(0.05, 0.4))
+    c = {"eps0": eps0,
+         "lambda1": 0.0 if rng.integers(0, 5) == 0 else float(rng.uniform(0.0, 1.5)),
+         "lambda2": 0.0 if rng.integers(0, 5) == 0 else float(rng.uniform(0.0, 1.0)),
+         "window": int((2, 3, 4, 5, 10, 11, 17)[int(rng.integers(0, 7))]),
+         "psi_mode": "plateau" if rng.integers(0, 2) else "progress",
+         "entropy_floor": floor}  # fmt: skip
+    if rng.integers(0, 2):
+        c["entropy_ref"] = floor + float(rng.uniform(0.1, 3.0))
+    if rng.integers(0, 3) == 0:
+        c["eps_min"] = float(rng.uniform(0.0, eps0))
+        c["eps_max"] = float(rng.uniform(eps0, 2.0 * eps0))
+    return c
+
+
+def _hostile_steps(rng, n):
+    pairs, trend = [], 0.0
+    for _ in range(n):
+        trend += 0.0 if rng.integers(0, 3) == 0 else float(rng.uniform(-0.5, 2.0))
+        pairs.append((_hostile_entropy(rng), _hostile_returns(rng, trend)))
+    return _ppobr_steps(pairs)
+
+
+def ppobr_hostile_cases() -> List[tuple]:
+    """Long random PPO-BR sequences with every kind of awkward input: windows 2, 3, 10, 11 in
+    both psi modes with the default config (the first entropy may be below the floor: an
+    entropy_ref error), and random configs (_hostile_config)."""
+    rng = np.random.default_rng(20250524)
+    cases = []
+    for w in (2, 3, 10, 11):
+        for mode in ("plateau", "progress"):
+            cases.append((f"ppobr_hostile_window{w}_{mode}", "ppobr", {"window": w, "psi_mode": mode},
+                          _hostile_steps(rng, 80)))  # fmt: skip
+    for i in range(12):
+        cases.append((f"ppobr_hostile_config_{i}", "ppobr", _hostile_config(rng), _hostile_steps(rng, 60)))
     return cases
 
 
