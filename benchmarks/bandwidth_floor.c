@@ -27,15 +27,29 @@ int stream4to1_nt(const float* restrict a, const float* restrict b, const float*
 }
 #else
 int stream4to1_nt(const float* a, const float* b, const float* c, const float* d, float* o,
-                  long n) { (void)a; (void)b; (void)c; (void)d; (void)o; (void)n; return 0; }
+                  long n) {
+  (void)a;
+  (void)b;
+  (void)c;
+  (void)d;
+  (void)o;
+  (void)n;
+  return 0;
+}
 #endif
 /* read-only: 4 bytes/element */
 float sum1(const float* restrict a, long n) {
   float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
   long i = 0;
   for (; i + 8 <= n; i += 8) {
-    s0 += a[i]; s1 += a[i + 1]; s2 += a[i + 2]; s3 += a[i + 3];
-    s4 += a[i + 4]; s5 += a[i + 5]; s6 += a[i + 6]; s7 += a[i + 7];
+    s0 += a[i];
+    s1 += a[i + 1];
+    s2 += a[i + 2];
+    s3 += a[i + 3];
+    s4 += a[i + 4];
+    s5 += a[i + 5];
+    s6 += a[i + 6];
+    s7 += a[i + 7];
   }
   for (; i < n; ++i) s0 += a[i];
   return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));

@@ -16,7 +16,7 @@ KL k1/k2/k3), with ε passed as a traced scalar:
                   point at a built .so)
 
 Reports the median time per call (after warm-up; compile excluded), ns per element, and the
-FFI path's speed-up over plain jax.jit. The bar (issue 4): >= 3x at N >= 1e5.
+FFI path's speed-up over plain jax.jit. The bar: >= 3x at N >= 1e5.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ import os
 import statistics
 import time
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def plain_loss(lpn, lpo, adv, ent, eps):

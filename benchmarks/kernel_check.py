@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 from kernel_case import EPS, HI, LO, STAT_NAMES
 
 

@@ -17,7 +17,6 @@ import math
 import warnings
 
 import numpy as np
-
 from kernel_case import EPS, HI, LO, STAT_NAMES
 
 ALL_IMPLS = ("ppobr-1t", "ppobr-auto", "numpy", "torch", "compile", "jax")

@@ -52,7 +52,6 @@ import platform  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-
 from bandwidth_floor import floor_lines, measure_floor  # noqa: E402
 from interleaved_timing import time_interleaved, timer_overhead_ns  # noqa: E402
 from kernel_case import EPS, make_inputs  # noqa: E402

@@ -10,7 +10,7 @@ CPU (float32, torch.set_num_threads(1), the core single-threaded), N = 1e3 ... 1
             eagerly, the adapter's own pure-torch path), then .backward();
 - eager-min: the CleanRL formula (ratio, clamp, max, mean) with CleanRL's two logged
             statistics (clip fraction, approx KL k3), then .backward() — a lower bound for eager.
-The bar (issue 3): adapter >= 3x faster than eager at N <= 1e4 and never slower.
+The bar: adapter >= 3x faster than eager at N <= 1e4 and never slower.
 
 With a CUDA device it also times the CUDA path (the torch expression) eagerly and under
 torch.compile, and counts host-device syncs of a minibatch step (adapter loss + backward +

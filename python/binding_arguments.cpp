@@ -41,8 +41,8 @@ std::vector<py::object> bind_arguments(const Signature& sig, const py::args& arg
   if (nargs > sig.num_positional) {
     if (nargs > sig.names.size() || sig.num_positional == sig.names.size())
       type_error(sig.function, "takes at most " + std::to_string(sig.num_positional) +
-                                   " positional arguments, got " + std::to_string(nargs) +
-                                   " (" + signature_text(sig) + ")");
+                                   " positional arguments, got " + std::to_string(nargs) + " (" +
+                                   signature_text(sig) + ")");
     type_error(sig.names[sig.num_positional], "is keyword-only (" + signature_text(sig) + ")");
   }
   for (std::size_t i = 0; i < nargs; ++i) out[i] = args[i];
@@ -91,7 +91,8 @@ std::int64_t int_or(const py::handle& obj, const char* arg, std::int64_t fallbac
   int overflow = 0;
   const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
   if (overflow != 0)
-    throw ppobr::InvalidArgument(arg, "outside the int64 range, got " + py::repr(index).cast<std::string>());
+    throw ppobr::InvalidArgument(
+        arg, "outside the int64 range, got " + py::repr(index).cast<std::string>());
   if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
   return static_cast<std::int64_t>(v);
 }
@@ -106,7 +107,8 @@ std::optional<double> entropy_observation(const py::handle& obj) {
   const char* arg = "entropy";
   if (!given(obj) || obj.is_none()) return std::nullopt;
   const std::string wrong = "expected a real number or a 1-D array of them, got ";
-  if (PyUnicode_Check(obj.ptr()) || PyBytes_Check(obj.ptr())) type_error(arg, wrong + type_name(obj));
+  if (PyUnicode_Check(obj.ptr()) || PyBytes_Check(obj.ptr()))
+    type_error(arg, wrong + type_name(obj));
   // the common case, a Python number, without touching numpy
   if (PyFloat_Check(obj.ptr()) || PyLong_Check(obj.ptr())) return as_real(obj, arg);
   py::module_ np = py::module_::import("numpy");
@@ -128,7 +130,8 @@ std::optional<double> entropy_observation(const py::handle& obj) {
     throw ppobr::InvalidArgument(arg, "expected a number or a 1-D array of per-step values, got " +
                                           std::to_string(a.ndim()) + " dimensions");
   if (a.ndim() == 1 && a.size() == 0)
-    throw ppobr::InvalidArgument(arg, "empty array (pass a number or at least one per-step entropy)");
+    throw ppobr::InvalidArgument(arg,
+                                 "empty array (pass a number or at least one per-step entropy)");
   py::object a64 = a.attr("astype")("float64");
   if (a.ndim() == 0) return py::float_(a64).cast<double>();
   // The same mean as ppobr_torch's: numpy's float64 sum, divided by the count.

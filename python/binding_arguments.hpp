@@ -17,7 +17,7 @@ namespace py = pybind11;
 // A Python signature: parameter names in order, how many may be given by position (the rest
 // are keyword-only) and how many leading parameters are required.
 struct Signature {
-  const char* function;             // e.g. "LinearDecayController" (for the messages)
+  const char* function;  // e.g. "LinearDecayController" (for the messages)
   std::vector<const char*> names;
   std::size_t num_positional;
   std::vector<const char*> required;  // names that must be given
@@ -26,7 +26,8 @@ struct Signature {
 // The arguments by parameter, in the signature's order; a parameter not given is a null
 // handle (so that an explicit None can be told apart). Raises TypeError:
 //   "<name>: is required", "<name>: is keyword-only (<function>(<signature>))",
-//   "<name>: unexpected argument of <function>()", "<name>: given twice (by position and by keyword)".
+//   "<name>: unexpected argument of <function>()", "<name>: given twice (by position and by
+//   keyword)".
 std::vector<py::object> bind_arguments(const Signature& sig, const py::args& args,
                                        const py::kwargs& kwargs);
 
@@ -37,7 +38,8 @@ double as_real(const py::handle& obj, const char* arg);
 std::optional<double> opt_real(const py::handle& obj, const char* arg);
 // Not given -> fallback; None is a wrong type.
 double real_or(const py::handle& obj, const char* arg, double fallback);
-// Integers only (int, NumPy integers; not bool, not float). TypeError "<arg>: expected an integer, got <type>".
+// Integers only (int, NumPy integers; not bool, not float). TypeError "<arg>: expected an integer,
+// got <type>".
 std::int64_t int_or(const py::handle& obj, const char* arg, std::int64_t fallback);
 // str only. TypeError "<arg>: expected a string, got <type>".
 std::string string_or(const py::handle& obj, const char* arg, const std::string& fallback);

@@ -26,8 +26,8 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "ppobr_core native module (private; use the ppobr_core package).";
   m.attr("__version__") = PPOBR_VERSION;
   ppobr_binding::register_error_translation(m);
-  m.attr("STAT_NAMES") = py::tuple(py::cast(std::vector<std::string>(
-      ppobr::kStatNames.begin(), ppobr::kStatNames.end())));
+  m.attr("STAT_NAMES") = py::tuple(
+      py::cast(std::vector<std::string>(ppobr::kStatNames.begin(), ppobr::kStatNames.end())));
   ppobr_binding::bind_surrogate_result(m);
   ppobr_binding::add_clipped_surrogate(m);
   ppobr_binding::bind_distributions(m);

@@ -60,12 +60,13 @@ std::unique_ptr<ppobr::Controller> controller_from_state(const py::object& state
   if (py::isinstance<py::dict>(state)) {
     py::dict d = py::reinterpret_borrow<py::dict>(state);
     if (!d.contains("state"))
-      throw InvalidArgument("state_dict", "missing key 'state' (expected the dict from state_dict())");
+      throw InvalidArgument("state_dict",
+                            "missing key 'state' (expected the dict from state_dict())");
     blob = d["state"];
   }
   if (!py::isinstance<py::bytes>(blob))
-    type_error("state_dict", "expected the dict from state_dict() or its 'state' bytes, got " +
-                                 type_name(blob));
+    type_error("state_dict",
+               "expected the dict from state_dict() or its 'state' bytes, got " + type_name(blob));
   std::string s = blob.cast<std::string>();
   return ppobr::deserialize_controller(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
 }
@@ -118,22 +119,26 @@ void common_controller_methods(PyClass& cls) {
             static const Signature sig{"load_state_dict", {"state_dict"}, 1, {"state_dict"}};
             load_into(self, bind_arguments(sig, args, kwargs)[0]);
           },
-          "load_state_dict(state_dict)\n\nRestores config and state from state_dict(); the controller then continues "
+          "load_state_dict(state_dict)\n\nRestores config and state from state_dict(); the "
+          "controller then continues "
           "bit-identically.")
       .def("__copy__", [](const C& self) { return C(self); })
-      .def("__deepcopy__", [](const C& self, const py::dict&) { return C(self); }, py::arg("memo"))
+      .def(
+          "__deepcopy__", [](const C& self, const py::dict&) { return C(self); }, py::arg("memo"))
       .def(py::pickle([](const C& self) { return state_bytes(self); },
                       [](const py::bytes& b) {
                         auto r = controller_from_state(b);
                         auto* same = dynamic_cast<C*>(r.get());
-                        if (same == nullptr) throw InvalidArgument("state", "wrong controller type");
+                        if (same == nullptr)
+                          throw InvalidArgument("state", "wrong controller type");
                         return C(*same);
                       }))
       .def("__repr__", [](const C& self) {
         std::string s = std::string(self.name()) + "(";
         bool first = true;
         for (const auto& kv : self.config_items()) {
-          s += (first ? "" : ", ") + kv.first + "=" + py::repr(py::float_(kv.second)).cast<std::string>();
+          s += (first ? "" : ", ") + kv.first + "=" +
+               py::repr(py::float_(kv.second)).cast<std::string>();
           first = false;
         }
         return s + ", epsilon=" + py::repr(py::float_(self.epsilon())).cast<std::string>() + ")";
@@ -239,7 +244,8 @@ eps0 > 0: the rule scales eps0 (use ConstantController(eps=0) for a fixed clip r
   }));
   common_controller_methods<ppobr::ConstantController>(const_cls);
 
-  py::class_<ppobr::LinearDecayController, ppobr::Controller> lin_cls(m, "LinearDecayController", R"doc(
+  py::class_<ppobr::LinearDecayController, ppobr::Controller> lin_cls(m, "LinearDecayController",
+                                                                      R"doc(
 LinearDecayController(eps_start=0.2, eps_end=0.0, *, total_updates)
 
 Linear schedule: the t-th update (t = 0, 1, ...) returns
@@ -250,7 +256,8 @@ with eps_start >= 0, eps_end >= 0 and total_updates >= 1 (required).)doc");
   }));
   common_controller_methods<ppobr::LinearDecayController>(lin_cls);
 
-  py::class_<ppobr::KLAdaptiveController, ppobr::Controller> kl_cls(m, "KLAdaptiveController", R"doc(
+  py::class_<ppobr::KLAdaptiveController, ppobr::Controller> kl_cls(m, "KLAdaptiveController",
+                                                                    R"doc(
 KLAdaptiveController(eps0=0.2, kl_target=0.01, tolerance=1.5, rate=1.5, eps_min=0.02, eps_max=0.5)
 
 KL-adaptive clip range: after an update whose measured KL exceeds kl_target * tolerance,

@@ -83,10 +83,13 @@ void bind_distributions(py::module_& m) {
       "categorical_logprob_entropy",
       [](const py::args& args, const py::kwargs& kwargs) {
         static const Signature sig{"categorical_logprob_entropy",
-                                   {"logits", "actions", "num_threads"}, 2, {"logits", "actions"}};
+                                   {"logits", "actions", "num_threads"},
+                                   2,
+                                   {"logits", "actions"}};
         const auto a = bind_arguments(sig, args, kwargs);
         std::int64_t threads = int_or(a[2], "num_threads", 0);
-        if (threads > 4096) throw InvalidArgument("num_threads", "must be in [0, 4096] (0: automatic)");
+        if (threads > 4096)
+          throw InvalidArgument("num_threads", "must be in [0, 4096] (0: automatic)");
         if (threads < 0) threads = -1;  // rejected, with its message, below
         return categorical_logprob_entropy(a[0], a[1], static_cast<int>(threads));
       },

@@ -48,12 +48,14 @@ FloatArg float_arg(const py::object& obj, const char* arg, const py::array* like
     for (py::ssize_t d = 0; same && d < a.ndim(); ++d) same = a.shape(d) == like->shape(d);
     if (!same) {
       auto shape = [](const py::array& x) { return py::str(x.attr("shape")).cast<std::string>(); };
-      throw InvalidArgument(arg, "shape " + shape(a) + " does not match logp_new's " + shape(*like));
+      throw InvalidArgument(arg,
+                            "shape " + shape(a) + " does not match logp_new's " + shape(*like));
     }
   }
   if (float_kind(a, arg) != want)
-    type_error(arg, "dtype " + dtype_str(a) + " differs from logp_new's; pass all float inputs "
-                    "in one dtype (float32 or float64)");
+    type_error(arg, "dtype " + dtype_str(a) +
+                        " differs from logp_new's; pass all float inputs "
+                        "in one dtype (float32 or float64)");
   out.array = element_strided(std::move(a));
   out.present = true;
   return out;
@@ -83,9 +85,11 @@ EpsChoice choose_eps(std::optional<double> eps, std::optional<double> eps_low,
 template <class T>
 py::array_t<T> checked_out(const py::object& obj, const py::array& like,
                            std::initializer_list<const FloatArg*> inputs) {
-  if (!py::isinstance<py::array>(obj)) type_error("out", "expected a NumPy array, got " + type_name(obj));
+  if (!py::isinstance<py::array>(obj))
+    type_error("out", "expected a NumPy array, got " + type_name(obj));
   auto a = py::reinterpret_borrow<py::array>(obj);
-  if (a.dtype().normalized_num() != py::dtype::of<T>().normalized_num() || a.dtype().byteorder() == '>')
+  if (a.dtype().normalized_num() != py::dtype::of<T>().normalized_num() ||
+      a.dtype().byteorder() == '>')
     type_error("out", "dtype " + dtype_str(a) + " differs from logp_new's");
   bool same = a.ndim() == like.ndim();
   for (py::ssize_t d = 0; same && d < a.ndim(); ++d) same = a.shape(d) == like.shape(d);
@@ -101,9 +105,15 @@ py::array_t<T> checked_out(const py::object& obj, const py::array& like,
     const char* xlo = static_cast<const char*>(x.data());
     const char* xhi = xlo;
     for (py::ssize_t d = 0; d < x.ndim(); ++d) {
-      if (x.shape(d) == 0) { xhi = xlo; break; }
+      if (x.shape(d) == 0) {
+        xhi = xlo;
+        break;
+      }
       const py::ssize_t span = (x.shape(d) - 1) * x.strides(d);
-      if (span < 0) xlo += span; else xhi += span;
+      if (span < 0)
+        xlo += span;
+      else
+        xhi += span;
     }
     xhi += x.itemsize();
     if (lo < xhi && xlo < hi)
@@ -188,8 +198,8 @@ PySurrogateResult clipped_surrogate(const py::object& logp_new, const py::object
   opt.eps_high = e.high;
   opt.dual_clip = dual_clip.value_or(0.0);
   if (dual_clip && !(*dual_clip > 1.0))
-    throw InvalidArgument("dual_clip", "must be > 1 (or None to disable), got " +
-                                           std::to_string(*dual_clip));
+    throw InvalidArgument("dual_clip",
+                          "must be > 1 (or None to disable), got " + std::to_string(*dual_clip));
   opt.aggregation = ppobr::parse_aggregation(aggregation.c_str());
   if (num_threads < 0) throw InvalidArgument("num_threads", "must be >= 0 (0: automatic)");
   opt.num_threads = num_threads;
@@ -213,7 +223,8 @@ PySurrogateResult clipped_surrogate(const py::object& logp_new, const py::object
       py::module_ np = py::module_::import("numpy");
       const auto lo = np.attr("min")(*seg).cast<std::int64_t>();
       const auto hi = np.attr("max")(*seg).cast<std::int64_t>();
-      if (lo < 0) throw InvalidArgument("segment_ids", "ids must be in [0, 2^63), got " + std::to_string(lo));
+      if (lo < 0)
+        throw InvalidArgument("segment_ids", "ids must be in [0, 2^63), got " + std::to_string(lo));
       if (hi < seg->size()) {
         num_segments = hi + 1;
       } else {

@@ -52,10 +52,9 @@ Raises InvalidArgumentError (a ValueError) naming the argument for bad shapes, v
 and TypeError for bad dtypes.)doc";
 
 constexpr int kSurrogatePositional = 3;
-constexpr const char* kSurrogateArgs[] = {"logp_new", "logp_old",   "advantages",  "eps",
-                                          "eps_low",  "eps_high",   "dual_clip",   "entropy",
-                                          "mask",     "segment_ids", "aggregation", "num_threads",
-                                          "out"};
+constexpr const char* kSurrogateArgs[] = {
+    "logp_new", "logp_old", "advantages",  "eps",         "eps_low",     "eps_high", "dual_clip",
+    "entropy",  "mask",     "segment_ids", "aggregation", "num_threads", "out"};
 constexpr int kSurrogateNumArgs = sizeof(kSurrogateArgs) / sizeof(kSurrogateArgs[0]);
 PyObject* g_surrogate_arg_names[kSurrogateNumArgs] = {};
 
@@ -77,7 +76,6 @@ int surrogate_arg_index(PyObject* key) {
   }
   return -1;
 }
-
 
 PyObject* fast_clipped_surrogate(PyObject*, PyObject* const* args, Py_ssize_t nargsf,
                                  PyObject* kwnames) {
@@ -101,8 +99,7 @@ PyObject* fast_clipped_surrogate(PyObject*, PyObject* const* args, Py_ssize_t na
       vals[idx] = args[nargs + k];
     }
     for (int i = 0; i < kSurrogatePositional; ++i)
-      if (vals[i] == nullptr)
-        type_error(kSurrogateArgs[i], "is required");
+      if (vals[i] == nullptr) type_error(kSurrogateArgs[i], "is required");
     auto obj = [&](int i) {
       return py::reinterpret_borrow<py::object>(vals[i] != nullptr ? vals[i] : Py_None);
     };
@@ -118,7 +115,8 @@ PyObject* fast_clipped_surrogate(PyObject*, PyObject* const* args, Py_ssize_t na
         type_error("num_threads", "expected an integer, got " + type_name(vals[11]));
       long v = PyLong_AsLong(vals[11]);
       if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
-      if (v < 0 || v > 4096) throw InvalidArgument("num_threads", "must be in [0, 4096] (0: automatic)");
+      if (v < 0 || v > 4096)
+        throw InvalidArgument("num_threads", "must be in [0, 4096] (0: automatic)");
       num_threads = static_cast<int>(v);
     }
     PySurrogateResult r = clipped_surrogate(

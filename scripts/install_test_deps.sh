@@ -16,6 +16,8 @@ python -m pip install jax "gymnasium[classic-control]>=1.1" torchrl
 # ray: `ppobr compare --ray` against a local Ray instance.
 python -m pip install "gymnax>=1.0.1" six "optax>=0.2" "jax<0.12" "gymnasium[classic-control]>=1.1,<1.4" \
   brax ray
-# jax's FFI headers let the build add ppobr_core._jax_ffi (build isolation hides jax, so say where).
-python -m pip install ".[test,compare]" \
-  -C cmake.define.PPOBR_JAX_FFI_INCLUDE_DIR="$(python -c 'import jax.ffi; print(jax.ffi.include_dir())')"
+# The formatter and linter CI checks with (scripts/lint.sh), pinned so every machine agrees.
+python -m pip install ruff==0.17.6 clang-format==23.1.5
+# The package itself. jax is installed above, so the build finds its FFI headers on its own and
+# adds ppobr_core._jax_ffi (no flag needed; tests/jax/test_jax_ffi.py checks it is there).
+python -m pip install ".[test,compare]"

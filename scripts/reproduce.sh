@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The reproduction of docs/RESULTS.md (issue 5), resumable across machines and sessions: every
+# The reproduction of docs/RESULTS.md, resumable across machines and sessions: every
 # finished run is written compactly into docs/results/repro/, which is kept in git, so a rerun
 # from a clean checkout skips what earlier sessions committed and runs only what is missing.
 # Then the claims tables in docs/RESULTS.md are rewritten from the summaries, and every run

@@ -6,7 +6,6 @@ import math
 from typing import Dict
 
 import numpy as np
-
 from golden_io import load_tolerances
 from reference import STAT_NAMES
 
@@ -35,7 +34,9 @@ def assert_close(got: float, want: float, tol: float, scale: float, what: str):
         assert math.isnan(got), f"{what}: got {got!r}, want NaN"
         return
     bound = tol * max(scale, abs(want)) + 1e-300
-    assert abs(got - want) <= bound, f"{what}: got {got!r}, want {want!r} (|diff| {abs(got - want):.3g} > {bound:.3g})"
+    assert abs(got - want) <= bound, (
+        f"{what}: got {got!r}, want {want!r} (|diff| {abs(got - want):.3g} > {bound:.3g})"
+    )
 
 
 def assert_matches_reference(res, ref, dtype, in_shape, what=""):
@@ -49,8 +50,13 @@ def assert_matches_reference(res, ref, dtype, in_shape, what=""):
     want = ref["grad"]
     np.testing.assert_array_equal(g == 0, want == 0, err_msg=f"{what} grad zero pattern")
     gmax = float(np.max(np.abs(want))) if want.size else 0.0
-    np.testing.assert_allclose(g.astype(np.float64), want, rtol=4 * tol, atol=tol * gmax * 1e-3 + 1e-300,
-                               err_msg=f"{what} grad")
+    np.testing.assert_allclose(
+        g.astype(np.float64),
+        want,
+        rtol=4 * tol,
+        atol=tol * gmax * 1e-3 + 1e-300,
+        err_msg=f"{what} grad",
+    )
     sums, counts, stats = res.sums, res.counts, res.stats
     assert list(sums) == list(STAT_NAMES)
     assert list(counts) == list(STAT_NAMES)
@@ -61,8 +67,9 @@ def assert_matches_reference(res, ref, dtype, in_shape, what=""):
         assert_close(sums[k], ref["sums"][k], tol, ref["scale"][k], f"{what} sums[{k}]")
         assert_close(counts[k], ref["counts"][k], tol, W, f"{what} counts[{k}]")
         c = ref["counts"][k]
-        assert_close(stats[k], ref["stats"][k], tol,
-                     ref["scale"][k] / c if c else 0.0, f"{what} stats[{k}]")
+        assert_close(
+            stats[k], ref["stats"][k], tol, ref["scale"][k] / c if c else 0.0, f"{what} stats[{k}]"
+        )
         # the means are sum / count (ratio_min / max: the value itself)
         if k in ("ratio_min", "ratio_max"):
             assert stats[k] == sums[k] or (math.isnan(stats[k]) and math.isnan(sums[k]))
@@ -87,5 +94,3 @@ def result_bits(res):
 
 def dict_bits(d: Dict[str, float]):
     return tuple((k, float_bits(v)) for k, v in d.items())
-
-

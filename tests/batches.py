@@ -9,9 +9,15 @@ from typing import Dict, Optional
 import numpy as np
 
 
-def safe_log_ratios(rng: np.random.Generator, n: int, eps_low: float, eps_high: float,
-                    dual_clip: Optional[float] = None, spread: float = 0.4,
-                    margin: float = 2e-3) -> np.ndarray:
+def safe_log_ratios(
+    rng: np.random.Generator,
+    n: int,
+    eps_low: float,
+    eps_high: float,
+    dual_clip: Optional[float] = None,
+    spread: float = 0.4,
+    margin: float = 2e-3,
+) -> np.ndarray:
     """Random log-ratios d whose ratio exp(d) stays at least `margin` (in log space) away from
     every clip boundary, so that float32 and float64 take the same branches."""
     d = rng.normal(0.0, spread, size=n)
@@ -37,8 +43,19 @@ def shape_for(size: int, ndim: int):
     return (1, size)
 
 
-def make_batch(rng: np.random.Generator, shape, dtype=np.float64, *, eps_low=0.2, eps_high=0.2,
-               dual_clip=None, entropy=False, mask=None, num_segments=None, spread=0.4):
+def make_batch(
+    rng: np.random.Generator,
+    shape,
+    dtype=np.float64,
+    *,
+    eps_low=0.2,
+    eps_high=0.2,
+    dual_clip=None,
+    entropy=False,
+    mask=None,
+    num_segments=None,
+    spread=0.4,
+):
     """Random inputs of clipped_surrogate (a dict of keyword arguments, arrays in `dtype`).
 
     mask: None, "float" (weights in [0, 2) with ~20% zeros) or "bool".
@@ -95,7 +112,9 @@ def relayout(x: np.ndarray, layout: str) -> np.ndarray:
         view[...] = x
         return view
     if layout == "reversed":  # negative strides
-        return np.ascontiguousarray(x[(slice(None, None, -1),) * x.ndim])[(slice(None, None, -1),) * x.ndim]
+        return np.ascontiguousarray(x[(slice(None, None, -1),) * x.ndim])[
+            (slice(None, None, -1),) * x.ndim
+        ]
     if layout == "transposed":
         assert x.ndim == 2
         return np.ascontiguousarray(x.T).T
@@ -113,4 +132,6 @@ def assert_unmodified(kw, snap):
     for k, v in snap.items():
         a = kw[k]
         assert a.dtype == v.dtype and a.shape == v.shape, k
-        assert a.tobytes() == v.tobytes() or np.array_equal(a, v, equal_nan=True), f"{k} was modified"
+        assert a.tobytes() == v.tobytes() or np.array_equal(a, v, equal_nan=True), (
+            f"{k} was modified"
+        )

@@ -132,7 +132,6 @@ def fdlibm_tanh(x: float) -> float:
     return z if jx >= 0 else -z
 
 
-
 # ---------------------------------------------------------------------------------------------
 # FreeBSD expm1f / tanhf (float32, NumPy scalars: every operation rounded to float32)
 

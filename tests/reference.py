@@ -26,7 +26,6 @@ import math
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-
 from fdlibm import fdlibm_tanh, freebsd_tanhf
 
 STAT_NAMES = (
@@ -85,7 +84,11 @@ def _float_type(logp_new, dtype):
     if dtype is not None:
         return np.dtype(dtype)
     dt = getattr(logp_new, "dtype", None)
-    return np.dtype(np.float32) if dt is not None and np.dtype(dt) == np.float32 else np.dtype(np.float64)
+    return (
+        np.dtype(np.float32)
+        if dt is not None and np.dtype(dt) == np.float32
+        else np.dtype(np.float64)
+    )
 
 
 def ref_surrogate(
@@ -183,8 +186,10 @@ def ref_surrogate(
         k3 = np.where(np.isinf(r), r, np.expm1(d) - d)
         put("kl_k3", k3, W)
         # k3 = (r - 1) - log r cancels: its rounding error scales with |r - 1| + |log r|
-        scale["kl_k3"] = float(np.sum(np.where(pos, np.abs(w * np.where(np.isinf(r), r, np.expm1(d))), 0.0))
-                               + np.sum(np.abs(w * d)))
+        scale["kl_k3"] = float(
+            np.sum(np.where(pos, np.abs(w * np.where(np.isinf(r), r, np.expm1(d))), 0.0))
+            + np.sum(np.abs(w * d))
+        )
 
     stats = {}
     for k in STAT_NAMES:
@@ -276,9 +281,21 @@ class RefPPOBR:
         psi = 1 - tanh|z| (plateau) or clamp(z, 0, 1) (progress);  0 in warm-up or for inf z
         eps = clip(eps0 ((1 + lambda1 tanh phi) - lambda2 tanh psi), eps_min, eps_max)"""
 
-    def __init__(self, eps0=0.2, lambda1=0.5, lambda2=0.3, window=10, psi_mode="plateau",
-                 entropy_ref=None, entropy_floor=0.0, eps_min=None, eps_max=None, *,
-                 dtype=float, tanh=None):  # fmt: skip
+    def __init__(
+        self,
+        eps0=0.2,
+        lambda1=0.5,
+        lambda2=0.3,
+        window=10,
+        psi_mode="plateau",
+        entropy_ref=None,
+        entropy_floor=0.0,
+        eps_min=None,
+        eps_max=None,
+        *,
+        dtype=float,
+        tanh=None,
+    ):
         T = dtype
         self.T = T
         self.tanh = _portable_tanh(T) if tanh is None else tanh
@@ -337,12 +354,19 @@ class RefPPOBR:
             self.rejected_entropy += 1
             return self.epsilon
         H = T(entropy)
-        href = self.cfg_ref if self.cfg_ref is not None else (
-            self.entropy_ref if self.entropy_ref is not None else H)  # fmt: skip
+        href = (
+            self.cfg_ref
+            if self.cfg_ref is not None
+            else (self.entropy_ref if self.entropy_ref is not None else H)
+        )
         if not href > self.entropy_floor:  # InvalidArgument("entropy_ref"), state untouched
             self.rejected_entropy_ref += 1
             raise ValueError("entropy_ref")
-        for x in [] if episode_returns is None else list(np.asarray(episode_returns, dtype=np.float64).reshape(-1)):
+        for x in (
+            []
+            if episode_returns is None
+            else list(np.asarray(episode_returns, dtype=np.float64).reshape(-1))
+        ):
             if not _finite(x):
                 self.dropped_returns += 1
                 continue
@@ -401,7 +425,11 @@ class RefLinearDecay:
 
     def __init__(self, eps_start=0.2, eps_end=0.0, total_updates=1, *, dtype=float):
         self.T = dtype
-        self.eps_start, self.eps_end, self.total = dtype(eps_start), dtype(eps_end), int(total_updates)
+        self.eps_start, self.eps_end, self.total = (
+            dtype(eps_start),
+            dtype(eps_end),
+            int(total_updates),
+        )
         self.epsilon, self.updates = dtype(eps_start), 0
 
     def update(self, *args, **kw):
@@ -420,8 +448,17 @@ class RefKLAdaptive:
     """kl > target * tolerance: eps / rate; kl < target / tolerance: eps * rate; clipped to
     [eps_min, eps_max]. A non-finite kl is rejected (counted, eps unchanged)."""
 
-    def __init__(self, eps0=0.2, kl_target=0.01, tolerance=1.5, rate=1.5, eps_min=0.02, eps_max=0.5,
-                 *, dtype=float):  # fmt: skip
+    def __init__(
+        self,
+        eps0=0.2,
+        kl_target=0.01,
+        tolerance=1.5,
+        rate=1.5,
+        eps_min=0.02,
+        eps_max=0.5,
+        *,
+        dtype=float,
+    ):
         T = dtype
         self.T = T
         self.kl_target, self.tolerance, self.rate = T(kl_target), T(tolerance), T(rate)
@@ -447,5 +484,9 @@ class RefKLAdaptive:
         return self.epsilon
 
     def diagnostics(self) -> Dict[str, float]:
-        return {"epsilon": float(self.epsilon), "updates": float(self.updates), "kl": float(self.last_kl),
-                "rejected_kl": float(self.rejected_kl)}
+        return {
+            "epsilon": float(self.epsilon),
+            "updates": float(self.updates),
+            "kl": float(self.last_kl),
+            "rejected_kl": float(self.rejected_kl),
+        }

@@ -11,13 +11,23 @@ import pickle
 
 import numpy as np
 import pytest
-
-import ppobr_core as pc
 from assertions import dict_bits, float_bits
 from reference import RefKLAdaptive, RefLinearDecay, RefPPOBR
 
-PPOBR_DIAG_KEYS = ["epsilon", "phi", "psi", "entropy", "z", "entropy_ref", "num_returns", "updates",
-                   "rejected_entropy", "dropped_returns"]
+import ppobr_core as pc
+
+PPOBR_DIAG_KEYS = [
+    "epsilon",
+    "phi",
+    "psi",
+    "entropy",
+    "z",
+    "entropy_ref",
+    "num_returns",
+    "updates",
+    "rejected_entropy",
+    "dropped_returns",
+]
 
 
 def same_bits(a: float, b: float) -> bool:
@@ -52,7 +62,9 @@ def assert_same_as_reference(ctrl, ref, what=""):
     want = ref.diagnostics()
     assert list(got) == list(want), what
     for k in want:
-        assert same_bits(got[k], want[k]), f"{what} diagnostics[{k}]: got {got[k]!r}, want {want[k]!r}"
+        assert same_bits(got[k], want[k]), (
+            f"{what} diagnostics[{k}]: got {got[k]!r}, want {want[k]!r}"
+        )
     assert same_bits(ctrl.epsilon, ref.epsilon), what
 
 
@@ -62,7 +74,14 @@ def assert_same_as_reference(ctrl, ref, what=""):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ppobr_matches_reference_bitwise(seed, window, psi_mode, entropy_ref):
     rng = np.random.default_rng([seed, window, psi_mode == "plateau", entropy_ref is None])
-    cfg = dict(eps0=0.2, lambda1=0.5, lambda2=0.3, window=window, psi_mode=psi_mode, entropy_ref=entropy_ref)
+    cfg = dict(
+        eps0=0.2,
+        lambda1=0.5,
+        lambda2=0.3,
+        window=window,
+        psi_mode=psi_mode,
+        entropy_ref=entropy_ref,
+    )
     ctrl = pc.PPOBRController(**cfg)
     ref = RefPPOBR(**cfg)
     assert_same_as_reference(ctrl, ref, "init")
@@ -83,7 +102,15 @@ def test_ppobr_matches_reference_bitwise(seed, window, psi_mode, entropy_ref):
         dict(eps0=0.3, lambda1=0.0, lambda2=0.5, window=4, psi_mode="progress"),
         dict(eps0=0.2, lambda1=0.7, lambda2=0.0, window=6),
         dict(eps0=0.2, lambda1=2.0, lambda2=3.0, window=7, eps_min=0.01, eps_max=0.35),
-        dict(eps0=0.25, lambda1=0.5, lambda2=0.3, window=8, eps_min=0.2, eps_max=0.26, psi_mode="progress"),
+        dict(
+            eps0=0.25,
+            lambda1=0.5,
+            lambda2=0.3,
+            window=8,
+            eps_min=0.2,
+            eps_max=0.26,
+            psi_mode="progress",
+        ),
         dict(eps0=0.2, window=10, entropy_ref=-0.5, entropy_floor=-4.0),
         dict(eps0=0.2, window=3, entropy_floor=-10.0),
     ],
@@ -104,11 +131,22 @@ def test_ppobr_defaults_and_config():
     assert isinstance(c, pc.Controller)
     assert c.epsilon == 0.2
     cfg = c.config
-    assert list(cfg)[:9] == ["eps0", "lambda1", "lambda2", "window", "psi_mode", "entropy_ref",
-                             "entropy_floor", "eps_min", "eps_max"]
+    assert list(cfg)[:9] == [
+        "eps0",
+        "lambda1",
+        "lambda2",
+        "window",
+        "psi_mode",
+        "entropy_ref",
+        "entropy_floor",
+        "eps_min",
+        "eps_max",
+    ]
     assert cfg["eps0"] == 0.2 and cfg["lambda1"] == 0.5 and cfg["lambda2"] == 0.3
     assert cfg["window"] == 10 and cfg["psi_mode"] == 0 and cfg["entropy_floor"] == 0
-    assert math.isnan(cfg["entropy_ref"]) and math.isnan(cfg["eps_min"]) and math.isnan(cfg["eps_max"])
+    assert (
+        math.isnan(cfg["entropy_ref"]) and math.isnan(cfg["eps_min"]) and math.isnan(cfg["eps_max"])
+    )
     assert cfg["eps_min_effective"] == 0.2 * (1 - 0.3)
     assert cfg["eps_max_effective"] == 0.2 * (1 + 0.5)
     d = c.diagnostics
@@ -117,12 +155,29 @@ def test_ppobr_defaults_and_config():
     assert math.isnan(d["entropy_ref"])
     for k in ("phi", "psi", "z", "entropy", "rejected_entropy", "dropped_returns"):
         assert d[k] == 0, k
-    c2 = pc.PPOBRController(eps0=0.3, lambda1=0.1, lambda2=0.2, window=4, psi_mode="progress",
-                            entropy_ref=1.5, entropy_floor=0.5, eps_min=0.1, eps_max=0.4)
+    c2 = pc.PPOBRController(
+        eps0=0.3,
+        lambda1=0.1,
+        lambda2=0.2,
+        window=4,
+        psi_mode="progress",
+        entropy_ref=1.5,
+        entropy_floor=0.5,
+        eps_min=0.1,
+        eps_max=0.4,
+    )
     cfg2 = c2.config
-    assert (cfg2["eps0"], cfg2["lambda1"], cfg2["lambda2"], cfg2["window"], cfg2["psi_mode"],
-            cfg2["entropy_ref"], cfg2["entropy_floor"], cfg2["eps_min"], cfg2["eps_max"]) == \
-        (0.3, 0.1, 0.2, 4, 1, 1.5, 0.5, 0.1, 0.4)
+    assert (
+        cfg2["eps0"],
+        cfg2["lambda1"],
+        cfg2["lambda2"],
+        cfg2["window"],
+        cfg2["psi_mode"],
+        cfg2["entropy_ref"],
+        cfg2["entropy_floor"],
+        cfg2["eps_min"],
+        cfg2["eps_max"],
+    ) == (0.3, 0.1, 0.2, 4, 1, 1.5, 0.5, 0.1, 0.4)
     assert cfg2["eps_min_effective"] == 0.1 and cfg2["eps_max_effective"] == 0.4
     assert c2.diagnostics["entropy_ref"] == 1.5
     assert "ppobr" in repr(c2) and "epsilon" in repr(c2)
@@ -149,8 +204,10 @@ def test_ppobr_warmup_has_no_contraction():
         assert d["psi"] == 0 and d["z"] == 0 and d["num_returns"] == i + 1
         assert d["phi"] == min(max(H / 2.0, 0.0), 1.0)
         assert same_bits(eps, entropy_only.update(H))
-    run_beside_reference(dict(window=5, entropy_ref=2.0),
-                         [(H, [float(i)]) for i, H in enumerate([2.0, 1.0, 0.5, 3.0, 1.0])])  # fmt: skip
+    run_beside_reference(
+        dict(window=5, entropy_ref=2.0),
+        [(H, [float(i)]) for i, H in enumerate([2.0, 1.0, 0.5, 3.0, 1.0])],
+    )
     c.update(1.0, [4.0])  # the window is full: contraction starts
     assert c.diagnostics["num_returns"] == 5 and c.diagnostics["z"] != 0
 
@@ -164,10 +221,14 @@ def test_ppobr_hand_computed_window2():
     assert d["psi"] == pytest.approx(0.035972424163232725, rel=1e-14)
     assert d["phi"] == 0.5
     # progress mode: psi = clip(z, 0, 1) = 1 for rising returns, 0 for falling ones
-    p = run_beside_reference(dict(window=2, entropy_ref=1.0, psi_mode="progress"), [(0.5, [1.0, 3.0])])
+    p = run_beside_reference(
+        dict(window=2, entropy_ref=1.0, psi_mode="progress"), [(0.5, [1.0, 3.0])]
+    )
     assert p.diagnostics["psi"] == 1.0
     assert p.epsilon < pc.PPOBRController(window=2, entropy_ref=1.0).update(0.5)  # contracted
-    run_beside_reference(dict(window=2, entropy_ref=1.0, psi_mode="progress"), [(0.5, [1.0, 3.0]), (0.5, [0.0])])
+    run_beside_reference(
+        dict(window=2, entropy_ref=1.0, psi_mode="progress"), [(0.5, [1.0, 3.0]), (0.5, [0.0])]
+    )
     p.update(0.5, [0.0])  # window [3, 0]: falling
     assert p.diagnostics["z"] < 0 and p.diagnostics["psi"] == 0.0
 
@@ -180,7 +241,9 @@ def test_ppobr_odd_window_middle_return_is_ignored():
         fwd = run_beside_reference(dict(window=3, entropy_ref=1.0), [(0.5, xs)])
         rev = run_beside_reference(dict(window=3, entropy_ref=1.0), [(0.5, xs[::-1])])
         assert fwd.diagnostics["z"] > 0
-        assert rev.diagnostics["z"] == pytest.approx(-fwd.diagnostics["z"], rel=1e-14)  # up to the std's rounding
+        assert rev.diagnostics["z"] == pytest.approx(
+            -fwd.diagnostics["z"], rel=1e-14
+        )  # up to the std's rounding
 
 
 def test_ppobr_constant_returns_plateau():
@@ -188,7 +251,9 @@ def test_ppobr_constant_returns_plateau():
     c = run_beside_reference(dict(window=4, entropy_ref=1.0), [(1.0, [7.0] * 4)])
     d = c.diagnostics
     assert d["z"] == 0.0 and d["psi"] == 1.0 and d["phi"] == 1.0
-    assert c.epsilon == pytest.approx(0.2304637662382306, rel=1e-15)  # 0.2 (1 + 0.5 tanh 1 - 0.3 tanh 1)
+    assert c.epsilon == pytest.approx(
+        0.2304637662382306, rel=1e-15
+    )  # 0.2 (1 + 0.5 tanh 1 - 0.3 tanh 1)
 
 
 def test_ppobr_entropy_ref_first_observed():
@@ -258,8 +323,17 @@ def test_ppobr_rejected_entropy_keeps_everything():
 
 
 @pytest.mark.parametrize(
-    "returns", [[1.0, 2.0], (1.0, 2.0), np.array([1.0, 2.0]), np.array([1.0, 2.0], dtype=np.float32),
-                np.array([1, 2]), np.array([[1.0], [2.0]]), np.float64(1.0), 1.0]
+    "returns",
+    [
+        [1.0, 2.0],
+        (1.0, 2.0),
+        np.array([1.0, 2.0]),
+        np.array([1.0, 2.0], dtype=np.float32),
+        np.array([1, 2]),
+        np.array([[1.0], [2.0]]),
+        np.float64(1.0),
+        1.0,
+    ],
 )
 def test_ppobr_return_containers(returns):
     c = pc.PPOBRController(window=2, entropy_ref=1.0)
@@ -304,8 +378,17 @@ def test_constant_controller():
     assert pc.ConstantController().epsilon == 0.2
 
 
-@pytest.mark.parametrize("start,end,total", [(0.2, 0.0, 1), (0.2, 0.0, 10), (0.3, 0.05, 7), (0.1, 0.4, 3),
-                                             (0.2, 0.2, 5), (0.25, 0.1, 1000)])
+@pytest.mark.parametrize(
+    "start,end,total",
+    [
+        (0.2, 0.0, 1),
+        (0.2, 0.0, 10),
+        (0.3, 0.05, 7),
+        (0.1, 0.4, 3),
+        (0.2, 0.2, 5),
+        (0.25, 0.1, 1000),
+    ],
+)
 def test_linear_decay_matches_reference(start, end, total):
     c = pc.LinearDecayController(start, end, total_updates=total)
     ref = RefLinearDecay(start, end, total)
@@ -328,14 +411,24 @@ def test_linear_decay_matches_reference(start, end, total):
 
 def test_linear_decay_midpoint():
     c = pc.LinearDecayController(0.2, 0.0, total_updates=4)
-    assert [c.update() for _ in range(6)] == pytest.approx([0.2, 0.15, 0.1, 0.05, 0.0, 0.0], abs=1e-16)
+    assert [c.update() for _ in range(6)] == pytest.approx(
+        [0.2, 0.15, 0.1, 0.05, 0.0, 0.0], abs=1e-16
+    )
 
 
 def test_kl_adaptive_up_down_hold():
-    c = pc.KLAdaptiveController(eps0=0.2, kl_target=0.01, tolerance=1.5, rate=2.0, eps_min=0.02, eps_max=0.5)
+    c = pc.KLAdaptiveController(
+        eps0=0.2, kl_target=0.01, tolerance=1.5, rate=2.0, eps_min=0.02, eps_max=0.5
+    )
     assert c.name == "kl_adaptive"
-    assert c.config == {"eps0": 0.2, "kl_target": 0.01, "tolerance": 1.5, "rate": 2.0, "eps_min": 0.02,
-                        "eps_max": 0.5}
+    assert c.config == {
+        "eps0": 0.2,
+        "kl_target": 0.01,
+        "tolerance": 1.5,
+        "rate": 2.0,
+        "eps_min": 0.02,
+        "eps_max": 0.5,
+    }
     assert c.epsilon == 0.2
     assert c.update(kl=0.02) == 0.1  # above 0.015: shrink
     assert c.update(kl=0.01) == 0.1  # inside (0.00667, 0.015): hold
@@ -411,7 +504,11 @@ def test_state_dict_round_trip(idx):
     # the same state twice gives the same bytes
     assert ctrl.state_dict() == sd
     # load into a default-configured instance of the same class: config and state come back
-    fresh = type(ctrl)() if not isinstance(ctrl, pc.LinearDecayController) else type(ctrl)(total_updates=1)
+    fresh = (
+        type(ctrl)()
+        if not isinstance(ctrl, pc.LinearDecayController)
+        else type(ctrl)(total_updates=1)
+    )
     fresh.load_state_dict(sd)
     assert dict_bits(fresh.config) == dict_bits(ctrl.config)
     assert dict_bits(fresh.diagnostics) == dict_bits(ctrl.diagnostics)
@@ -431,7 +528,9 @@ def test_state_dict_round_trip(idx):
 def test_pickle_and_copy(idx):
     ctrl = make_controllers()[idx]
     drive(ctrl, np.random.default_rng(idx), 17)
-    clones = [pickle.loads(pickle.dumps(ctrl, protocol=p)) for p in range(2, pickle.HIGHEST_PROTOCOL + 1)]
+    clones = [
+        pickle.loads(pickle.dumps(ctrl, protocol=p)) for p in range(2, pickle.HIGHEST_PROTOCOL + 1)
+    ]
     clones += [copy.copy(ctrl), copy.deepcopy(ctrl)]
     for c in clones:
         assert type(c) is type(ctrl)

@@ -4,10 +4,10 @@ import math
 
 import numpy as np
 import pytest
-
-import ppobr_core as pc
 from batches import relayout
 from reference import ref_categorical, ref_gaussian_entropy
+
+import ppobr_core as pc
 
 DTYPES = [np.float32, np.float64]
 
@@ -22,18 +22,28 @@ def check_categorical(logits, actions, dtype, what=""):
     want_logp, want_ent = ref_categorical(logits, actions)
     n = np.shape(logits)[0]
     for out in (logp, ent):
-        assert isinstance(out, np.ndarray) and out.dtype == np.dtype(dtype) and out.shape == (n,), what
+        assert isinstance(out, np.ndarray) and out.dtype == np.dtype(dtype) and out.shape == (n,), (
+            what
+        )
     # absolute tolerance on the scale of the (max-shifted) logits
-    spread = float(np.max(np.abs(np.asarray(logits, np.float64) - np.max(logits, axis=1, keepdims=True))))
+    spread = float(
+        np.max(np.abs(np.asarray(logits, np.float64) - np.max(logits, axis=1, keepdims=True)))
+    )
     atol = tol(dtype) * max(1.0, spread)
-    np.testing.assert_allclose(logp.astype(np.float64), want_logp, rtol=tol(dtype), atol=atol, err_msg=f"{what} logp")
-    np.testing.assert_allclose(ent.astype(np.float64), want_ent, rtol=tol(dtype), atol=atol, err_msg=f"{what} entropy")
+    np.testing.assert_allclose(
+        logp.astype(np.float64), want_logp, rtol=tol(dtype), atol=atol, err_msg=f"{what} logp"
+    )
+    np.testing.assert_allclose(
+        ent.astype(np.float64), want_ent, rtol=tol(dtype), atol=atol, err_msg=f"{what} entropy"
+    )
     assert np.array_equal(np.asarray(logits), lsnap) and np.array_equal(np.asarray(actions), asnap)
     return logp, ent
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("shape", [(1, 1), (1, 2), (7, 3), (1000, 17), (4097, 5), (100003, 4), (64, 1000)])
+@pytest.mark.parametrize(
+    "shape", [(1, 1), (1, 2), (7, 3), (1000, 17), (4097, 5), (100003, 4), (64, 1000)]
+)
 def test_categorical_matches_reference(shape, dtype, rng):
     logits = (rng.normal(size=shape) * 3).astype(dtype)
     actions = rng.integers(0, shape[1], size=shape[0])
@@ -78,7 +88,9 @@ def test_categorical_shift_invariance(dtype, rng):
     actions = rng.integers(0, A, size=N)
     shifts = (np.round(rng.uniform(-2000, 2000, size=(N, 1)) * 1024) / 1024).astype(dtype)
     shifted = logits + shifts
-    assert np.array_equal(shifted.astype(np.float64) - shifts.astype(np.float64), logits.astype(np.float64))
+    assert np.array_equal(
+        shifted.astype(np.float64) - shifts.astype(np.float64), logits.astype(np.float64)
+    )
     a = pc.categorical_logprob_entropy(logits, actions)
     b = pc.categorical_logprob_entropy(shifted, actions)
     t = 1e-12 if dtype == np.float64 else 2e-5
@@ -146,7 +158,9 @@ def test_gaussian_entropy_matches_reference(shape, dtype, rng):
     ent = pc.gaussian_entropy(log_std)
     assert isinstance(ent, np.ndarray) and ent.dtype == np.dtype(dtype) and ent.shape == (shape[0],)
     t = tol(dtype)
-    np.testing.assert_allclose(ent.astype(np.float64), ref_gaussian_entropy(log_std), rtol=t, atol=t * shape[1] * 4)
+    np.testing.assert_allclose(
+        ent.astype(np.float64), ref_gaussian_entropy(log_std), rtol=t, atol=t * shape[1] * 4
+    )
     assert np.array_equal(log_std, snap)
 
 
@@ -158,17 +172,23 @@ def test_gaussian_entropy_one_distribution_is_0d(dtype):
     want = -0.5 + 3 * (1 + math.log(2 * math.pi)) / 2
     assert float(ent) == pytest.approx(want, rel=tol(dtype))
     # the entropy of a standard normal, per dimension
-    assert float(pc.gaussian_entropy(np.zeros(1))) == pytest.approx(0.5 * math.log(2 * math.pi * math.e), rel=1e-15)
+    assert float(pc.gaussian_entropy(np.zeros(1))) == pytest.approx(
+        0.5 * math.log(2 * math.pi * math.e), rel=1e-15
+    )
 
 
 @pytest.mark.parametrize("layout", ["strided", "reversed", "transposed", "fortran"])
 def test_gaussian_entropy_non_contiguous(layout, rng):
     log_std = rng.normal(size=(33, 5))
     v = relayout(log_std, layout)
-    np.testing.assert_allclose(pc.gaussian_entropy(v), ref_gaussian_entropy(log_std), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        pc.gaussian_entropy(v), ref_gaussian_entropy(log_std), rtol=1e-12, atol=1e-12
+    )
     # a log_std shared by the whole batch (the usual state-independent parameter): stride 0
     shared = np.broadcast_to(log_std[:1], (33, 5))
-    np.testing.assert_allclose(pc.gaussian_entropy(shared), ref_gaussian_entropy(shared), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        pc.gaussian_entropy(shared), ref_gaussian_entropy(shared), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_gaussian_entropy_from_list():
@@ -187,5 +207,9 @@ def test_categorical_vector_tails(dtype, rng):
             actions = rng.integers(0, A, size=N)
             check_categorical(logits, actions, dtype, f"A={A} N={N}")
             ent = pc.gaussian_entropy(logits)
-            np.testing.assert_allclose(ent.astype(np.float64), ref_gaussian_entropy(logits), rtol=tol(dtype),
-                                       atol=tol(dtype) * A * 8)
+            np.testing.assert_allclose(
+                ent.astype(np.float64),
+                ref_gaussian_entropy(logits),
+                rtol=tol(dtype),
+                atol=tol(dtype) * A * 8,
+            )

@@ -9,9 +9,9 @@ import textwrap
 
 import numpy as np
 import pytest
+from batches import assert_unmodified, make_batch, snapshot
 
 import ppobr_core as pc
-from batches import assert_unmodified, make_batch, snapshot
 
 
 def test_invalid_argument_error_is_a_value_error():
@@ -51,8 +51,14 @@ def batch(rng):
 def surrogate(kw, **opts):
     args = dict(eps=0.2)
     args.update(opts)
-    return pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"],
-                                entropy=kw.get("entropy"), mask=kw.get("mask"), **args)
+    return pc.clipped_surrogate(
+        kw["logp_new"],
+        kw["logp_old"],
+        kw["advantages"],
+        entropy=kw.get("entropy"),
+        mask=kw.get("mask"),
+        **args,
+    )
 
 
 def check_rejected(argument, kw, exc=pc.InvalidArgumentError, **opts):
@@ -89,7 +95,9 @@ def test_rank_of_logp_new(shape):
 
 
 def test_scalar_input():
-    raises_invalid("logp_new", pc.clipped_surrogate, np.float64(1.0), np.float64(1.0), np.float64(1.0), eps=0.2)
+    raises_invalid(
+        "logp_new", pc.clipped_surrogate, np.float64(1.0), np.float64(1.0), np.float64(1.0), eps=0.2
+    )
 
 
 @pytest.mark.parametrize("shape", [(0,), (0, 5), (5, 0), (0, 0)])
@@ -100,7 +108,9 @@ def test_empty_batch(shape, dtype):
     assert isinstance(e, ValueError)
 
 
-@pytest.mark.parametrize("bad_dtype", [np.int64, np.int32, np.float16, np.complex128, np.bool_, object])
+@pytest.mark.parametrize(
+    "bad_dtype", [np.int64, np.int32, np.float16, np.complex128, np.bool_, object]
+)
 @pytest.mark.parametrize("name", ["logp_new", "logp_old", "advantages", "entropy"])
 def test_wrong_dtype(name, bad_dtype, batch):
     kw = dict(batch)
@@ -194,8 +204,9 @@ def test_weights_too_small_to_average_over(rng, dtype, tiny):
     check_rejected("mask", kw, aggregation="seq-mean-token-mean")
     surrogate(kw, aggregation="token-mean")  # fine: the batch's sum is ~2
     flat = {k: v.reshape(-1) for k, v in kw.items()}
-    check_rejected("mask", flat, aggregation="seq-mean-token-mean",
-                   segment_ids=np.array([0, 0, 1, 1]))  # fmt: skip
+    check_rejected(
+        "mask", flat, aggregation="seq-mean-token-mean", segment_ids=np.array([0, 0, 1, 1])
+    )
     kw["mask"] = np.full((2, 2), tiny, dtype)
     check_rejected("mask", kw, aggregation="token-mean")
 
@@ -273,8 +284,16 @@ def test_float32_weights_that_would_overflow(rng, aggregation):
 def test_bad_options(opts, argument, batch):
     kw = dict(batch)
     snap = snapshot(kw)
-    e = raises_invalid(argument, pc.clipped_surrogate, kw["logp_new"], kw["logp_old"], kw["advantages"],
-                       entropy=kw["entropy"], mask=kw["mask"], **opts)
+    e = raises_invalid(
+        argument,
+        pc.clipped_surrogate,
+        kw["logp_new"],
+        kw["logp_old"],
+        kw["advantages"],
+        entropy=kw["entropy"],
+        mask=kw["mask"],
+        **opts,
+    )
     assert isinstance(e, ValueError)
     assert_unmodified(kw, snap)
 
@@ -283,7 +302,9 @@ def test_keyword_only_and_unknown_arguments(batch):
     with pytest.raises(TypeError):
         pc.clipped_surrogate(batch["logp_new"], batch["logp_old"], batch["advantages"], 0.2)
     with pytest.raises(TypeError):
-        pc.clipped_surrogate(batch["logp_new"], batch["logp_old"], batch["advantages"], eps=0.2, epsilon=0.2)
+        pc.clipped_surrogate(
+            batch["logp_new"], batch["logp_old"], batch["advantages"], eps=0.2, epsilon=0.2
+        )
     with pytest.raises(TypeError):
         pc.clipped_surrogate(batch["logp_new"], batch["logp_old"], eps=0.2)
 
@@ -298,8 +319,14 @@ def test_none_for_required_inputs(missing, batch):
 
 
 def seg_call(kw, seg, aggregation="seq-mean-token-mean"):
-    return pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps=0.2,
-                                segment_ids=seg, aggregation=aggregation)
+    return pc.clipped_surrogate(
+        kw["logp_new"],
+        kw["logp_old"],
+        kw["advantages"],
+        eps=0.2,
+        segment_ids=seg,
+        aggregation=aggregation,
+    )
 
 
 @pytest.mark.parametrize("aggregation", ["seq-mean-token-mean", "seq-mean-token-sum"])
@@ -369,7 +396,9 @@ def test_categorical_bad_input(rng):
     snap_l, snap_a = logits.copy(), acts.copy()
     raises_invalid("logits", pc.categorical_logprob_entropy, logits[0], acts[:1])  # 1-D
     raises_invalid("logits", pc.categorical_logprob_entropy, logits.reshape(5, 2, 2), acts)  # 3-D
-    raises_invalid("logits", pc.categorical_logprob_entropy, np.zeros((0, 4)), np.zeros(0, dtype=np.int64))
+    raises_invalid(
+        "logits", pc.categorical_logprob_entropy, np.zeros((0, 4)), np.zeros(0, dtype=np.int64)
+    )
     raises_invalid("logits", pc.categorical_logprob_entropy, np.zeros((5, 0)), acts * 0)
     for bad in (math.nan, math.inf, -math.inf):
         for dtype in (np.float32, np.float64):
@@ -378,7 +407,11 @@ def test_categorical_bad_input(rng):
             raises_invalid("logits", pc.categorical_logprob_entropy, x, acts)
     raises_type("logits", pc.categorical_logprob_entropy, np.zeros((5, 4), dtype=np.int64), acts)
     raises_type("logits", pc.categorical_logprob_entropy, logits.astype(np.float16), acts)
-    for bad_acts in (np.array([0, 1, 4, 3, 0]), np.array([0, -1, 2, 3, 0]), np.array([0, 1, 2, 3, 2**40])):
+    for bad_acts in (
+        np.array([0, 1, 4, 3, 0]),
+        np.array([0, -1, 2, 3, 0]),
+        np.array([0, 1, 2, 3, 2**40]),
+    ):
         raises_invalid("actions", pc.categorical_logprob_entropy, logits, bad_acts)
     raises_invalid("actions", pc.categorical_logprob_entropy, logits, acts[:4])
     raises_invalid("actions", pc.categorical_logprob_entropy, logits, acts.reshape(5, 1))
@@ -466,7 +499,12 @@ def test_ppobr_config_type_errors():
 
 @pytest.mark.parametrize(
     "kwargs,argument",
-    [({"eps": -1e-300}, "eps"), ({"eps": -0.1}, "eps"), ({"eps": math.nan}, "eps"), ({"eps": math.inf}, "eps")],
+    [
+        ({"eps": -1e-300}, "eps"),
+        ({"eps": -0.1}, "eps"),
+        ({"eps": math.nan}, "eps"),
+        ({"eps": math.inf}, "eps"),
+    ],
 )
 def test_constant_bad_config(kwargs, argument):
     raises_invalid(argument, pc.ConstantController, **kwargs)
@@ -506,9 +544,11 @@ def test_zero_is_a_valid_clip_range_where_eps_is_a_value():
     up = pc.LinearDecayController(eps_start=0.0, eps_end=0.3, total_updates=3)
     assert up.update() == 0.0 and up.update() > 0.0
     assert pc.PPOBRController(eps_min=0.0).config["eps_min"] == 0.0
-    for ctor, kw, why in [(pc.PPOBRController, {"eps0": 0.0}, "ConstantController"),
-                          (pc.KLAdaptiveController, {"eps0": 0.0}, "product with 0"),
-                          (pc.KLAdaptiveController, {"eps_min": 0.0}, "product with 0")]:
+    for ctor, kw, why in [
+        (pc.PPOBRController, {"eps0": 0.0}, "ConstantController"),
+        (pc.KLAdaptiveController, {"eps0": 0.0}, "product with 0"),
+        (pc.KLAdaptiveController, {"eps_min": 0.0}, "product with 0"),
+    ]:
         e = raises_invalid(next(iter(kw)), ctor, **kw)
         assert why in str(e), str(e)
 
@@ -522,8 +562,14 @@ RAW_PYBIND11 = "incompatible"
     "call,message",
     [
         (lambda: pc.LinearDecayController(0.2, 0.0), "total_updates: is required"),
-        (lambda: pc.LinearDecayController(total_updates="10"), "total_updates: expected an integer, got str"),
-        (lambda: pc.LinearDecayController(total_updates=2.0), "total_updates: expected an integer, got float"),
+        (
+            lambda: pc.LinearDecayController(total_updates="10"),
+            "total_updates: expected an integer, got str",
+        ),
+        (
+            lambda: pc.LinearDecayController(total_updates=2.0),
+            "total_updates: expected an integer, got float",
+        ),
         (lambda: pc.PPOBRController(window="10"), "window: expected an integer, got str"),
         (lambda: pc.PPOBRController(window=True), "window: expected an integer, got bool"),
         (lambda: pc.PPOBRController(eps0=None), "eps0: expected a real number, got NoneType"),
@@ -537,26 +583,57 @@ RAW_PYBIND11 = "incompatible"
         (lambda: pc.KLAdaptiveController(rate=[1.5]), "rate: expected a real number, got list"),
         (lambda: pc.KLAdaptiveController(kl=0.01), "kl: unexpected keyword argument"),
         (lambda: pc.PPOBRController().update(1.0, [1.0], 0.01), "kl: is keyword-only"),
-        (lambda: pc.PPOBRController().update(entropy=1.0, returns=[1.0]), "returns: unexpected keyword"),
+        (
+            lambda: pc.PPOBRController().update(entropy=1.0, returns=[1.0]),
+            "returns: unexpected keyword",
+        ),
         (lambda: pc.PPOBRController().load_state_dict(), "state_dict: is required"),
         (lambda: pc.load_controller(), "state_dict: is required"),
-        (lambda: pc.load_controller([1]), "state_dict: expected the dict from state_dict() or its 'state' bytes, got list"),
-        (lambda: pc.clipped_surrogate(np.zeros(3), np.zeros(3), np.zeros(3), eps=0.2, out=[0.0] * 3),
-         "out: expected a NumPy array, got list"),
+        (
+            lambda: pc.load_controller([1]),
+            "state_dict: expected the dict from state_dict() or its 'state' bytes, got list",
+        ),
+        (
+            lambda: pc.clipped_surrogate(
+                np.zeros(3), np.zeros(3), np.zeros(3), eps=0.2, out=[0.0] * 3
+            ),
+            "out: expected a NumPy array, got list",
+        ),
         (lambda: pc.gaussian_entropy(), "log_std: is required"),
         (lambda: pc.categorical_logprob_entropy(np.zeros((2, 2))), "actions: is required"),
-        (lambda: pc.categorical_logprob_entropy(np.zeros((2, 2)), np.zeros(2, np.int64), 1),
-         "num_threads: is keyword-only"),
-        (lambda: pc.categorical_logprob_entropy(np.zeros((2, 2)), np.zeros(2, np.int64), num_threads=1.0),
-         "num_threads: expected an integer, got float"),
+        (
+            lambda: pc.categorical_logprob_entropy(np.zeros((2, 2)), np.zeros(2, np.int64), 1),
+            "num_threads: is keyword-only",
+        ),
+        (
+            lambda: pc.categorical_logprob_entropy(
+                np.zeros((2, 2)), np.zeros(2, np.int64), num_threads=1.0
+            ),
+            "num_threads: expected an integer, got float",
+        ),
         (lambda: pc.clipped_surrogate(np.zeros(3), np.zeros(3)), "advantages: is required"),
-        (lambda: pc.clipped_surrogate(np.zeros(3), np.zeros(3), np.zeros(3), 0.2), "eps: is keyword-only"),
-        (lambda: pc.clipped_surrogate(np.zeros(3), np.zeros(3), np.zeros(3), eps=0.2, epsilon=0.2),
-         "epsilon: unexpected keyword argument"),
-        (lambda: pc.clipped_surrogate(np.zeros(3), np.zeros(3), np.zeros(3), eps=0.2, num_threads="1"),
-         "num_threads: expected an integer, got str"),
-        (lambda: pc.clipped_surrogate(np.zeros(3), np.zeros(3), np.zeros(3), eps=0.2, aggregation=1),
-         "aggregation: expected a string, got int"),
+        (
+            lambda: pc.clipped_surrogate(np.zeros(3), np.zeros(3), np.zeros(3), 0.2),
+            "eps: is keyword-only",
+        ),
+        (
+            lambda: pc.clipped_surrogate(
+                np.zeros(3), np.zeros(3), np.zeros(3), eps=0.2, epsilon=0.2
+            ),
+            "epsilon: unexpected keyword argument",
+        ),
+        (
+            lambda: pc.clipped_surrogate(
+                np.zeros(3), np.zeros(3), np.zeros(3), eps=0.2, num_threads="1"
+            ),
+            "num_threads: expected an integer, got str",
+        ),
+        (
+            lambda: pc.clipped_surrogate(
+                np.zeros(3), np.zeros(3), np.zeros(3), eps=0.2, aggregation=1
+            ),
+            "aggregation: expected a string, got int",
+        ),
     ],
 )
 def test_wrong_or_missing_arguments_are_named_type_errors(call, message):
@@ -569,7 +646,9 @@ def test_wrong_or_missing_arguments_are_named_type_errors(call, message):
 def test_keyword_arguments_still_work_everywhere():
     assert pc.PPOBRController(0.2, 0.5, 0.3, 10, "plateau", None, 0.0, None, None).epsilon == 0.2
     assert pc.PPOBRController(window=np.int64(4), eps0=np.float32(0.25)).config["window"] == 4.0
-    assert pc.LinearDecayController(0.3, 0.1, total_updates=np.int32(2)).config["total_updates"] == 2.0
+    assert (
+        pc.LinearDecayController(0.3, 0.1, total_updates=np.int32(2)).config["total_updates"] == 2.0
+    )
     assert pc.KLAdaptiveController(0.2, 0.01, 1.5, 1.5, 0.02, 0.5).epsilon == 0.2
     k = pc.KLAdaptiveController()
     assert k.update(None, None, kl=1.0) == pytest.approx(0.2 / 1.5)
@@ -733,7 +812,10 @@ def test_corrupted_state_bytes(idx):
             bad[i] ^= flip
             with pytest.raises(ValueError) as e:
                 ctrl.load_state_dict(bytes(bad))
-            assert isinstance(e.value, pc.InvalidArgumentError) and e.value.argument == "state", (i, flip)
+            assert isinstance(e.value, pc.InvalidArgumentError) and e.value.argument == "state", (
+                i,
+                flip,
+            )
             with pytest.raises(ValueError):
                 pc.load_controller(bytes(bad))
     assert ctrl.state_dict() == sd
@@ -802,7 +884,9 @@ def test_bad_entropy_arrays_keep_state(idx):
     assert str(e) == "entropy: empty array (pass a number or at least one per-step entropy)"
     raises_invalid("entropy", ctrl.update, [], [1.0], kl=0.01)
     e = raises_invalid("entropy", ctrl.update, np.ones((2, 3)), [1.0], kl=0.01)
-    assert str(e) == "entropy: expected a number or a 1-D array of per-step values, got 2 dimensions"
+    assert (
+        str(e) == "entropy: expected a number or a 1-D array of per-step values, got 2 dimensions"
+    )
     assert ctrl.state_dict() == sd
     continues_like(ctrl, sd)
 
@@ -831,6 +915,11 @@ def test_sequence_aggregation_of_a_1d_batch_requires_segment_ids(aggregation, dt
         total_weight = float(np.sum(kw["mask"], dtype=np.float64))
         assert one_sequence.loss == pytest.approx(token_mean.loss * total_weight, rel=1e-4)
     # a stride-0 row (x[None]) is still a 2-D batch
-    assert surrogate({k: v[None] for k, v in kw.items()}, aggregation=aggregation).loss == one_sequence.loss
+    assert (
+        surrogate({k: v[None] for k, v in kw.items()}, aggregation=aggregation).loss
+        == one_sequence.loss
+    )
     ids = np.zeros(40, np.int64)
-    assert surrogate(kw, aggregation=aggregation, segment_ids=ids).loss == pytest.approx(one_sequence.loss, rel=1e-5)
+    assert surrogate(kw, aggregation=aggregation, segment_ids=ids).loss == pytest.approx(
+        one_sequence.loss, rel=1e-5
+    )

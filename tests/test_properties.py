@@ -14,14 +14,13 @@ import math
 import pickle
 
 import numpy as np
-import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
-
-import ppobr_core as pc
 from assertions import assert_matches_reference, dict_bits, float_bits, result_bits
 from batches import make_batch, shape_for
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from reference import AGGREGATIONS, STAT_NAMES, RefPPOBR, ref_surrogate
+
+import ppobr_core as pc
 
 # ---------------------------------------------------------------------------------------------
 # Strategies
@@ -35,8 +34,12 @@ entropies = st.one_of(
 )
 returns_lists = st.one_of(
     st.none(),
-    st.lists(st.one_of(st.floats(-1e3, 1e3), any_float, st.sampled_from([math.nan, math.inf, -math.inf])),
-             max_size=6),
+    st.lists(
+        st.one_of(
+            st.floats(-1e3, 1e3), any_float, st.sampled_from([math.nan, math.inf, -math.inf])
+        ),
+        max_size=6,
+    ),
 )
 observations = st.lists(st.tuples(entropies, returns_lists), max_size=40)
 
@@ -49,8 +52,13 @@ def ppobr_configs(draw, explicit_bounds=True, lambdas_zero=False):
     else:
         lambda1 = draw(st.one_of(st.just(0.0), st.floats(0.0, 5.0)))
         lambda2 = draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0)))
-    cfg = dict(eps0=eps0, lambda1=lambda1, lambda2=lambda2, window=draw(st.integers(2, 12)),
-               psi_mode=draw(st.sampled_from(["plateau", "progress"])))
+    cfg = dict(
+        eps0=eps0,
+        lambda1=lambda1,
+        lambda2=lambda2,
+        window=draw(st.integers(2, 12)),
+        psi_mode=draw(st.sampled_from(["plateau", "progress"])),
+    )
     floor = draw(st.one_of(st.just(0.0), st.floats(-20.0, 5.0)))
     cfg["entropy_floor"] = floor
     if draw(st.booleans()):
@@ -143,8 +151,13 @@ def test_ppobr_lambdas_zero_gives_eps0_bit_exactly(cfg, obs):
         assert float_bits(ctrl.epsilon) == e0
 
 
-@given(cfg=ppobr_configs(), history=observations, H1=st.floats(-1e6, 1e6), H2=st.floats(-1e6, 1e6),
-       rets=returns_lists)
+@given(
+    cfg=ppobr_configs(),
+    history=observations,
+    H1=st.floats(-1e6, 1e6),
+    H2=st.floats(-1e6, 1e6),
+    rets=returns_lists,
+)
 def test_ppobr_epsilon_non_decreasing_in_entropy(cfg, history, H1, H2, rets):
     H1, H2 = min(H1, H2), max(H1, H2)
     ctrl = pc.PPOBRController(**cfg)
@@ -157,9 +170,13 @@ def test_ppobr_epsilon_non_decreasing_in_entropy(cfg, history, H1, H2, rets):
     assert a.diagnostics["phi"] <= b.diagnostics["phi"]
 
 
-@given(cfg=ppobr_configs(), history=observations, H=st.floats(-20, 20),
-       r1=st.lists(st.floats(-1e4, 1e4), min_size=12, max_size=14),
-       r2=st.lists(st.floats(-1e4, 1e4), min_size=12, max_size=14))
+@given(
+    cfg=ppobr_configs(),
+    history=observations,
+    H=st.floats(-20, 20),
+    r1=st.lists(st.floats(-1e4, 1e4), min_size=12, max_size=14),
+    r2=st.lists(st.floats(-1e4, 1e4), min_size=12, max_size=14),
+)
 def test_ppobr_epsilon_non_increasing_in_psi(cfg, history, H, r1, r2):
     """Same history, same entropy, two full windows of returns: the larger psi never gives
     the larger eps (compared through the diagnostics' psi)."""
@@ -179,8 +196,13 @@ def test_ppobr_epsilon_non_increasing_in_psi(cfg, history, H, r1, r2):
         assert ea == eb
 
 
-@given(half=st.integers(1, 6), d1=st.floats(0.0, 50.0), d2=st.floats(0.0, 50.0),
-       lambda2=st.floats(0.0, 1.0), psi_mode=st.sampled_from(["plateau", "progress"]))
+@given(
+    half=st.integers(1, 6),
+    d1=st.floats(0.0, 50.0),
+    d2=st.floats(0.0, 50.0),
+    lambda2=st.floats(0.0, 1.0),
+    psi_mode=st.sampled_from(["plateau", "progress"]),
+)
 def test_ppobr_controlled_z(half, d1, d2, lambda2, psi_mode):
     """Windows [older pattern, older pattern + delta] with the pattern -1, +1, ...: the mean
     difference is delta and z = delta / sqrt(1 + delta^2 / 4) rises with delta. In "progress"
@@ -207,7 +229,12 @@ def test_ppobr_controlled_z(half, d1, d2, lambda2, psi_mode):
         assert e1 <= e2
 
 
-@given(cfg=ppobr_configs(), first=observations, second=observations, via=st.sampled_from(["dict", "bytes", "load", "pickle"]))
+@given(
+    cfg=ppobr_configs(),
+    first=observations,
+    second=observations,
+    via=st.sampled_from(["dict", "bytes", "load", "pickle"]),
+)
 def test_ppobr_state_round_trip_mid_sequence(cfg, first, second, via):
     ctrl = pc.PPOBRController(**cfg)
     for H, rets in first:
@@ -232,8 +259,11 @@ def test_ppobr_state_round_trip_mid_sequence(cfg, first, second, via):
 nonfinite_entropy = st.sampled_from([None, math.nan, math.inf, -math.inf, -math.nan])
 
 
-@given(cfg=ppobr_configs(), obs=observations,
-       inserts=st.lists(st.tuples(st.integers(0, 40), nonfinite_entropy, returns_lists), max_size=8))
+@given(
+    cfg=ppobr_configs(),
+    obs=observations,
+    inserts=st.lists(st.tuples(st.integers(0, 40), nonfinite_entropy, returns_lists), max_size=8),
+)
 def test_ppobr_rejected_updates_never_corrupt_state(cfg, obs, inserts):
     """A controller that also sees rejected (non-finite entropy) updates behaves exactly like
     one that never saw them, except for the rejected_entropy counter."""
@@ -253,29 +283,42 @@ def test_ppobr_rejected_updates_never_corrupt_state(cfg, obs, inserts):
         assert dict_bits(a) == dict_bits(b)
         if t < len(obs):
             ra, rb = step(clean, *obs[t]), step(noisy, *obs[t])
-            assert (ra if isinstance(ra, tuple) else float_bits(ra)) == (rb if isinstance(rb, tuple) else float_bits(rb))
+            assert (ra if isinstance(ra, tuple) else float_bits(ra)) == (
+                rb if isinstance(rb, tuple) else float_bits(rb)
+            )
 
 
 # ---------------------------------------------------------------------------------------------
 # The surrogate kernel
 
 
-surrogate_options = st.fixed_dictionaries({
-    "eps": st.sampled_from([(0.2, 0.2), (0.1, 0.3), (0.28, 0.2), (0.05, 0.05)]),
-    "dual_clip": st.sampled_from([None, 1.5, 3.0]),
-    "entropy": st.booleans(),
-    "mask": st.sampled_from([None, "float", "bool"]),
-    "aggregation": st.sampled_from(AGGREGATIONS),
-})
+surrogate_options = st.fixed_dictionaries(
+    {
+        "eps": st.sampled_from([(0.2, 0.2), (0.1, 0.3), (0.28, 0.2), (0.05, 0.05)]),
+        "dual_clip": st.sampled_from([None, 1.5, 3.0]),
+        "entropy": st.booleans(),
+        "mask": st.sampled_from([None, "float", "bool"]),
+        "aggregation": st.sampled_from(AGGREGATIONS),
+    }
+)
 
 
 def call(kw, opts, **extra):
     el, eh = opts["eps"]
     ek = {"eps": el} if el == eh else {"eps_low": el, "eps_high": eh}
     seg = kw.get("segment_ids") if opts["aggregation"] != "token-mean" else None
-    return pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], **ek,
-                                dual_clip=opts["dual_clip"], entropy=kw.get("entropy"), mask=kw.get("mask"),
-                                segment_ids=seg, aggregation=opts["aggregation"], **extra)
+    return pc.clipped_surrogate(
+        kw["logp_new"],
+        kw["logp_old"],
+        kw["advantages"],
+        **ek,
+        dual_clip=opts["dual_clip"],
+        entropy=kw.get("entropy"),
+        mask=kw.get("mask"),
+        segment_ids=seg,
+        aggregation=opts["aggregation"],
+        **extra,
+    )
 
 
 def batch_for(seed, n, ndim, dtype, opts):
@@ -283,13 +326,27 @@ def batch_for(seed, n, ndim, dtype, opts):
     shape = shape_for(n, ndim) if ndim == 1 else (max(1, n // 97), min(n, 97))
     el, eh = opts["eps"]
     segs = int(rng.integers(1, 200)) if ndim == 1 else None
-    return make_batch(rng, shape, dtype, eps_low=el, eps_high=eh, dual_clip=opts["dual_clip"],
-                      entropy=opts["entropy"], mask=opts["mask"], num_segments=segs)
+    return make_batch(
+        rng,
+        shape,
+        dtype,
+        eps_low=el,
+        eps_high=eh,
+        dual_clip=opts["dual_clip"],
+        entropy=opts["entropy"],
+        mask=opts["mask"],
+        num_segments=segs,
+    )
 
 
 @settings(max_examples=20)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 300_000), ndim=st.sampled_from([1, 2]),
-       dtype=st.sampled_from([np.float32, np.float64]), opts=surrogate_options)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 300_000),
+    ndim=st.sampled_from([1, 2]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    opts=surrogate_options,
+)
 def test_surrogate_bitwise_independent_of_threads(seed, n, ndim, dtype, opts):
     kw = batch_for(seed, n, ndim, dtype, opts)
     base = result_bits(call(kw, opts, num_threads=1))
@@ -298,18 +355,29 @@ def test_surrogate_bitwise_independent_of_threads(seed, n, ndim, dtype, opts):
 
 
 @settings(max_examples=40)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 20_000), ndim=st.sampled_from([1, 2]),
-       opts=surrogate_options)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 20_000),
+    ndim=st.sampled_from([1, 2]),
+    opts=surrogate_options,
+)
 def test_surrogate_float32_agrees_with_float64(seed, n, ndim, opts):
     kw32 = batch_for(seed, n, ndim, np.float32, opts)
     kw64 = {k: (v.astype(np.float64) if v.dtype == np.float32 else v) for k, v in kw32.items()}
     r32, r64 = call(kw32, opts), call(kw64, opts)
     tol = 2e-6
-    ref = ref_surrogate(kw64["logp_new"], kw64["logp_old"], kw64["advantages"], eps_low=opts["eps"][0],
-                        eps_high=opts["eps"][1], dual_clip=opts["dual_clip"], entropy=kw64.get("entropy"),
-                        mask=kw64.get("mask"),
-                        segment_ids=kw64.get("segment_ids") if opts["aggregation"] != "token-mean" else None,
-                        aggregation=opts["aggregation"])
+    ref = ref_surrogate(
+        kw64["logp_new"],
+        kw64["logp_old"],
+        kw64["advantages"],
+        eps_low=opts["eps"][0],
+        eps_high=opts["eps"][1],
+        dual_clip=opts["dual_clip"],
+        entropy=kw64.get("entropy"),
+        mask=kw64.get("mask"),
+        segment_ids=kw64.get("segment_ids") if opts["aggregation"] != "token-mean" else None,
+        aggregation=opts["aggregation"],
+    )
     assert abs(r32.loss - r64.loss) <= tol * ref["loss_scale"] + 1e-30, (r32.loss, r64.loss)
     assert r32.grad.dtype == np.float32 and r64.grad.dtype == np.float64
     g64 = r64.grad
@@ -322,22 +390,39 @@ def test_surrogate_float32_agrees_with_float64(seed, n, ndim, opts):
 
 
 @settings(max_examples=40)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 3000), ndim=st.sampled_from([1, 2]),
-       dtype=st.sampled_from([np.float32, np.float64]), opts=surrogate_options)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 3000),
+    ndim=st.sampled_from([1, 2]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    opts=surrogate_options,
+)
 def test_surrogate_matches_reference(seed, n, ndim, dtype, opts):
     kw = batch_for(seed, n, ndim, dtype, opts)
     res = call(kw, opts)
-    ref = ref_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps_low=opts["eps"][0],
-                        eps_high=opts["eps"][1], dual_clip=opts["dual_clip"], entropy=kw.get("entropy"),
-                        mask=kw.get("mask"),
-                        segment_ids=kw.get("segment_ids") if opts["aggregation"] != "token-mean" else None,
-                        aggregation=opts["aggregation"])
+    ref = ref_surrogate(
+        kw["logp_new"],
+        kw["logp_old"],
+        kw["advantages"],
+        eps_low=opts["eps"][0],
+        eps_high=opts["eps"][1],
+        dual_clip=opts["dual_clip"],
+        entropy=kw.get("entropy"),
+        mask=kw.get("mask"),
+        segment_ids=kw.get("segment_ids") if opts["aggregation"] != "token-mean" else None,
+        aggregation=opts["aggregation"],
+    )
     assert_matches_reference(res, ref, dtype, kw["logp_new"].shape)
 
 
 @settings(max_examples=40)
-@given(logits=st.lists(st.lists(st.floats(-1e6, 1e6), min_size=3, max_size=3), min_size=1, max_size=20),
-       shift=st.floats(-1e3, 1e3), data=st.data())
+@given(
+    logits=st.lists(
+        st.lists(st.floats(-1e6, 1e6), min_size=3, max_size=3), min_size=1, max_size=20
+    ),
+    shift=st.floats(-1e3, 1e3),
+    data=st.data(),
+)
 def test_categorical_is_a_distribution(logits, shift, data):
     x = np.array(logits)
     a = np.array(data.draw(st.lists(st.integers(0, 2), min_size=len(x), max_size=len(x))))

@@ -11,11 +11,11 @@ import threading
 
 import numpy as np
 import pytest
-
-import ppobr_core as pc
 from assertions import assert_matches_reference, result_bits, tolerance
 from batches import assert_unmodified, eps_kwargs, make_batch, relayout, shape_for, snapshot
 from reference import AGGREGATIONS, STAT_NAMES, ref_surrogate
+
+import ppobr_core as pc
 
 SIZES = [1, 7, 1000, 4097, 100003]
 DTYPES = [np.float32, np.float64]
@@ -32,15 +32,28 @@ OPTION_SETS = [
 
 def run_both(kw, eps_low, eps_high, dual_clip, aggregation, **extra):
     res = pc.clipped_surrogate(
-        kw["logp_new"], kw["logp_old"], kw["advantages"],
-        **eps_kwargs(eps_low, eps_high), dual_clip=dual_clip,
-        entropy=kw.get("entropy"), mask=kw.get("mask"), segment_ids=kw.get("segment_ids"),
-        aggregation=aggregation, **extra,
+        kw["logp_new"],
+        kw["logp_old"],
+        kw["advantages"],
+        **eps_kwargs(eps_low, eps_high),
+        dual_clip=dual_clip,
+        entropy=kw.get("entropy"),
+        mask=kw.get("mask"),
+        segment_ids=kw.get("segment_ids"),
+        aggregation=aggregation,
+        **extra,
     )
     ref = ref_surrogate(
-        kw["logp_new"], kw["logp_old"], kw["advantages"], eps_low=eps_low, eps_high=eps_high,
-        dual_clip=dual_clip, entropy=kw.get("entropy"), mask=kw.get("mask"),
-        segment_ids=kw.get("segment_ids"), aggregation=aggregation,
+        kw["logp_new"],
+        kw["logp_old"],
+        kw["advantages"],
+        eps_low=eps_low,
+        eps_high=eps_high,
+        dual_clip=dual_clip,
+        entropy=kw.get("entropy"),
+        mask=kw.get("mask"),
+        segment_ids=kw.get("segment_ids"),
+        aggregation=aggregation,
     )
     return res, ref
 
@@ -59,8 +72,17 @@ def test_matches_reference(size, dtype, ndim, rng):
             segs = None
             if ndim == 1 and aggregation != "token-mean":
                 segs = max(1, min(size // 3, 500))
-            kw = make_batch(rng, shape, dtype, eps_low=eps_low, eps_high=eps_high,
-                            dual_clip=dual_clip, entropy=entropy, mask=mask, num_segments=segs)
+            kw = make_batch(
+                rng,
+                shape,
+                dtype,
+                eps_low=eps_low,
+                eps_high=eps_high,
+                dual_clip=dual_clip,
+                entropy=entropy,
+                mask=mask,
+                num_segments=segs,
+            )
             snap = snapshot(kw)
             res, ref = run_both(kw, eps_low, eps_high, dual_clip, aggregation)
             what = f"[{shape} {np.dtype(dtype)} eps=({eps_low},{eps_high}) c={dual_clip} ent={entropy} mask={mask} {aggregation}]"
@@ -79,8 +101,10 @@ def test_1d_seq_aggregations_need_segment_ids(aggregation, dtype, rng):
         with pytest.raises(pc.InvalidArgumentError) as e:
             run_both(kw, 0.2, 0.2, None, aggregation)
         assert e.value.argument == "segment_ids"
-        assert str(e.value) == (f"segment_ids: is required for aggregation '{aggregation}' on a 1-D batch (pass "
-                                "segment_ids, or a 2-D [batch, tokens] batch whose rows are the sequences)")
+        assert str(e.value) == (
+            f"segment_ids: is required for aggregation '{aggregation}' on a 1-D batch (pass "
+            "segment_ids, or a 2-D [batch, tokens] batch whose rows are the sequences)"
+        )
         kw["segment_ids"] = np.zeros(513, np.int64)
     res, ref = run_both(kw, 0.2, 0.2, None, aggregation)
     assert_matches_reference(res, ref, dtype, (513,))
@@ -97,23 +121,51 @@ def test_1d_seq_aggregations_need_segment_ids(aggregation, dtype, rng):
 def test_2d_rows_equal_1d_segment_ids(aggregation, dtype, rng):
     """A [B, T] batch and its flattening with segment_ids = row index are the same problem."""
     B, T = 37, 29
-    kw = make_batch(rng, (B, T), dtype, eps_low=0.15, eps_high=0.3, dual_clip=2.5, entropy=True, mask="float")
+    kw = make_batch(
+        rng, (B, T), dtype, eps_low=0.15, eps_high=0.3, dual_clip=2.5, entropy=True, mask="float"
+    )
     kw["mask"][3, :] = 0  # an empty sequence
-    res2 = pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps_low=0.15,
-                                eps_high=0.3, dual_clip=2.5, entropy=kw["entropy"], mask=kw["mask"],
-                                aggregation=aggregation)
+    res2 = pc.clipped_surrogate(
+        kw["logp_new"],
+        kw["logp_old"],
+        kw["advantages"],
+        eps_low=0.15,
+        eps_high=0.3,
+        dual_clip=2.5,
+        entropy=kw["entropy"],
+        mask=kw["mask"],
+        aggregation=aggregation,
+    )
     seg = np.repeat(np.arange(B), T)
-    res1 = pc.clipped_surrogate(kw["logp_new"].ravel(), kw["logp_old"].ravel(), kw["advantages"].ravel(),
-                                eps_low=0.15, eps_high=0.3, dual_clip=2.5, entropy=kw["entropy"].ravel(),
-                                mask=kw["mask"].ravel(), segment_ids=seg, aggregation=aggregation)
+    res1 = pc.clipped_surrogate(
+        kw["logp_new"].ravel(),
+        kw["logp_old"].ravel(),
+        kw["advantages"].ravel(),
+        eps_low=0.15,
+        eps_high=0.3,
+        dual_clip=2.5,
+        entropy=kw["entropy"].ravel(),
+        mask=kw["mask"].ravel(),
+        segment_ids=seg,
+        aggregation=aggregation,
+    )
     tol = tolerance(dtype)
     assert res1.loss == pytest.approx(res2.loss, rel=4 * tol, abs=1e-300)
     np.testing.assert_allclose(res1.grad, res2.grad.ravel(), rtol=4 * tol, atol=0)
     for k in STAT_NAMES:
         assert res1.sums[k] == pytest.approx(res2.sums[k], rel=4 * tol, abs=1e-12), k
         assert res1.counts[k] == pytest.approx(res2.counts[k], rel=4 * tol, abs=1e-12), k
-    ref = ref_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps_low=0.15, eps_high=0.3,
-                        dual_clip=2.5, entropy=kw["entropy"], mask=kw["mask"], aggregation=aggregation)
+    ref = ref_surrogate(
+        kw["logp_new"],
+        kw["logp_old"],
+        kw["advantages"],
+        eps_low=0.15,
+        eps_high=0.3,
+        dual_clip=2.5,
+        entropy=kw["entropy"],
+        mask=kw["mask"],
+        aggregation=aggregation,
+    )
     assert_matches_reference(res2, ref, dtype, (B, T))
 
 
@@ -125,15 +177,34 @@ def test_empty_sequences_do_not_count(rng):
     kw["mask"][2, 0] = 1.0
     full = {k: v for k, v in kw.items()}
     for aggregation in ("seq-mean-token-mean", "seq-mean-token-sum"):
-        with_row = pc.clipped_surrogate(full["logp_new"], full["logp_old"], full["advantages"], eps=0.2,
-                                        mask=full["mask"], aggregation=aggregation)
+        with_row = pc.clipped_surrogate(
+            full["logp_new"],
+            full["logp_old"],
+            full["advantages"],
+            eps=0.2,
+            mask=full["mask"],
+            aggregation=aggregation,
+        )
         m = full["mask"].copy()
         m[2, :] = 0.0
-        without = pc.clipped_surrogate(full["logp_new"], full["logp_old"], full["advantages"], eps=0.2,
-                                       mask=m, aggregation=aggregation)
+        without = pc.clipped_surrogate(
+            full["logp_new"],
+            full["logp_old"],
+            full["advantages"],
+            eps=0.2,
+            mask=m,
+            aggregation=aggregation,
+        )
         drop = np.delete(np.arange(B), 2)
-        ref = ref_surrogate(full["logp_new"][drop], full["logp_old"][drop], full["advantages"][drop],
-                            eps_low=0.2, eps_high=0.2, mask=full["mask"][drop], aggregation=aggregation)
+        ref = ref_surrogate(
+            full["logp_new"][drop],
+            full["logp_old"][drop],
+            full["advantages"][drop],
+            eps_low=0.2,
+            eps_high=0.2,
+            mask=full["mask"][drop],
+            aggregation=aggregation,
+        )
         assert without.loss == pytest.approx(ref["loss"], rel=1e-12)
         assert with_row.loss != pytest.approx(without.loss, rel=1e-6)
         assert np.all(without.grad[2] == 0)
@@ -144,10 +215,20 @@ def test_empty_sequences_do_not_count(rng):
 @pytest.mark.parametrize("aggregation", AGGREGATIONS)
 def test_non_contiguous_2d(layout, dtype, aggregation, rng):
     shape = (23, 47)
-    kw = make_batch(rng, shape, dtype, eps_low=0.2, eps_high=0.3, dual_clip=3.0, entropy=True, mask="float")
-    contiguous = pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps_low=0.2,
-                                      eps_high=0.3, dual_clip=3.0, entropy=kw["entropy"], mask=kw["mask"],
-                                      aggregation=aggregation)
+    kw = make_batch(
+        rng, shape, dtype, eps_low=0.2, eps_high=0.3, dual_clip=3.0, entropy=True, mask="float"
+    )
+    contiguous = pc.clipped_surrogate(
+        kw["logp_new"],
+        kw["logp_old"],
+        kw["advantages"],
+        eps_low=0.2,
+        eps_high=0.3,
+        dual_clip=3.0,
+        entropy=kw["entropy"],
+        mask=kw["mask"],
+        aggregation=aggregation,
+    )
     strided = {k: relayout(v, layout) for k, v in kw.items()}
     for k, v in strided.items():
         assert np.array_equal(v, kw[k])
@@ -206,17 +287,39 @@ def test_segment_ids_dtypes_and_strides(ids_dtype, rng):
     n = 301
     kw = make_batch(rng, (n,), np.float64, mask="float", num_segments=9)
     ids = kw["segment_ids"]
-    base = pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps=0.2, mask=kw["mask"],
-                                segment_ids=ids, aggregation="seq-mean-token-mean")
-    ref = ref_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps_low=0.2, eps_high=0.2,
-                        mask=kw["mask"], segment_ids=ids, aggregation="seq-mean-token-mean")
+    base = pc.clipped_surrogate(
+        kw["logp_new"],
+        kw["logp_old"],
+        kw["advantages"],
+        eps=0.2,
+        mask=kw["mask"],
+        segment_ids=ids,
+        aggregation="seq-mean-token-mean",
+    )
+    ref = ref_surrogate(
+        kw["logp_new"],
+        kw["logp_old"],
+        kw["advantages"],
+        eps_low=0.2,
+        eps_high=0.2,
+        mask=kw["mask"],
+        segment_ids=ids,
+        aggregation="seq-mean-token-mean",
+    )
     assert_matches_reference(base, ref, np.float64, (n,))
     other = ids.astype(ids_dtype)
     strided = relayout(other, "strided")
     snap = strided.copy()
     for seg in (other, strided, list(map(int, ids))):
-        res = pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps=0.2, mask=kw["mask"],
-                                   segment_ids=seg, aggregation="seq-mean-token-mean")
+        res = pc.clipped_surrogate(
+            kw["logp_new"],
+            kw["logp_old"],
+            kw["advantages"],
+            eps=0.2,
+            mask=kw["mask"],
+            segment_ids=seg,
+            aggregation="seq-mean-token-mean",
+        )
         assert result_bits(res) == result_bits(base)
     assert np.array_equal(strided, snap)
 
@@ -228,10 +331,24 @@ def test_segment_ids_relabelling_is_irrelevant(rng):
     ids = kw["segment_ids"]
     perm = rng.permutation(60)[:20]  # a relabelling into a sparser id space
     for aggregation in ("seq-mean-token-mean", "seq-mean-token-sum"):
-        a = pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps=0.2, mask=kw["mask"],
-                                 segment_ids=ids, aggregation=aggregation)
-        b = pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps=0.2, mask=kw["mask"],
-                                 segment_ids=perm[ids], aggregation=aggregation)
+        a = pc.clipped_surrogate(
+            kw["logp_new"],
+            kw["logp_old"],
+            kw["advantages"],
+            eps=0.2,
+            mask=kw["mask"],
+            segment_ids=ids,
+            aggregation=aggregation,
+        )
+        b = pc.clipped_surrogate(
+            kw["logp_new"],
+            kw["logp_old"],
+            kw["advantages"],
+            eps=0.2,
+            mask=kw["mask"],
+            segment_ids=perm[ids],
+            aggregation=aggregation,
+        )
         assert b.loss == pytest.approx(a.loss, rel=1e-12)
         np.testing.assert_allclose(b.grad, a.grad, rtol=1e-12, atol=0)
 
@@ -241,10 +358,26 @@ def test_bool_mask_equals_float_mask(dtype, rng):
     kw = make_batch(rng, (40, 25), dtype, entropy=True, mask="bool")
     fmask = kw["mask"].astype(dtype)
     for aggregation in AGGREGATIONS:
-        a = pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps=0.2, dual_clip=3.0,
-                                 entropy=kw["entropy"], mask=kw["mask"], aggregation=aggregation)
-        b = pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps=0.2, dual_clip=3.0,
-                                 entropy=kw["entropy"], mask=fmask, aggregation=aggregation)
+        a = pc.clipped_surrogate(
+            kw["logp_new"],
+            kw["logp_old"],
+            kw["advantages"],
+            eps=0.2,
+            dual_clip=3.0,
+            entropy=kw["entropy"],
+            mask=kw["mask"],
+            aggregation=aggregation,
+        )
+        b = pc.clipped_surrogate(
+            kw["logp_new"],
+            kw["logp_old"],
+            kw["advantages"],
+            eps=0.2,
+            dual_clip=3.0,
+            entropy=kw["entropy"],
+            mask=fmask,
+            aggregation=aggregation,
+        )
         assert result_bits(a) == result_bits(b)
 
 
@@ -259,10 +392,28 @@ def test_masked_out_samples_are_ignored(dtype, rng):
         other[k][off] = rng.normal(size=int(off.sum())).astype(dtype) * 3
     for aggregation in AGGREGATIONS:
         seg = kw["segment_ids"] if aggregation != "token-mean" else None
-        a = pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps=0.2, dual_clip=2.0,
-                                 entropy=kw["entropy"], mask=kw["mask"], segment_ids=seg, aggregation=aggregation)
-        b = pc.clipped_surrogate(other["logp_new"], other["logp_old"], other["advantages"], eps=0.2, dual_clip=2.0,
-                                 entropy=other["entropy"], mask=kw["mask"], segment_ids=seg, aggregation=aggregation)
+        a = pc.clipped_surrogate(
+            kw["logp_new"],
+            kw["logp_old"],
+            kw["advantages"],
+            eps=0.2,
+            dual_clip=2.0,
+            entropy=kw["entropy"],
+            mask=kw["mask"],
+            segment_ids=seg,
+            aggregation=aggregation,
+        )
+        b = pc.clipped_surrogate(
+            other["logp_new"],
+            other["logp_old"],
+            other["advantages"],
+            eps=0.2,
+            dual_clip=2.0,
+            entropy=other["entropy"],
+            mask=kw["mask"],
+            segment_ids=seg,
+            aggregation=aggregation,
+        )
         assert np.all(a.grad[off] == 0) and np.all(b.grad[off] == 0)
         tol = tolerance(dtype)
         assert b.loss == pytest.approx(a.loss, rel=tol, abs=1e-300)
@@ -285,7 +436,9 @@ def test_dual_clip_off_gives_zero_fraction(rng):
     kw = make_batch(rng, (1000,), np.float64)
     kw["logp_new"] = kw["logp_old"] + 3.0  # r = e^3 ~ 20: far beyond any c
     off = pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps=0.2)
-    on = pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps=0.2, dual_clip=3.0)
+    on = pc.clipped_surrogate(
+        kw["logp_new"], kw["logp_old"], kw["advantages"], eps=0.2, dual_clip=3.0
+    )
     assert off.sums["dual_clip_fraction"] == 0
     assert off.stats["dual_clip_fraction"] == 0 or math.isnan(off.stats["dual_clip_fraction"])
     neg = kw["advantages"] < 0
@@ -344,8 +497,14 @@ def test_zero_advantages():
 
 
 def loss_of(lpn, kw, opts):
-    return pc.clipped_surrogate(lpn, kw["logp_old"], kw["advantages"], mask=kw.get("mask"),
-                                segment_ids=kw.get("segment_ids"), **opts).loss
+    return pc.clipped_surrogate(
+        lpn,
+        kw["logp_old"],
+        kw["advantages"],
+        mask=kw.get("mask"),
+        segment_ids=kw.get("segment_ids"),
+        **opts,
+    ).loss
 
 
 @pytest.mark.parametrize(
@@ -355,16 +514,36 @@ def loss_of(lpn, kw, opts):
         ({"eps_low": 0.1, "eps_high": 0.3, "dual_clip": 2.0}, (50,), "float", None),
         ({"eps": 0.2, "aggregation": "seq-mean-token-mean"}, (6, 9), "float", None),
         ({"eps": 0.2, "dual_clip": 1.5, "aggregation": "seq-mean-token-sum"}, (60,), "float", 7),
-        ({"eps_low": 0.2, "eps_high": 0.28, "aggregation": "seq-mean-token-sum"}, (5, 8), None, None),
+        (
+            {"eps_low": 0.2, "eps_high": 0.28, "aggregation": "seq-mean-token-sum"},
+            (5, 8),
+            None,
+            None,
+        ),
     ],
 )
 def test_grad_matches_finite_difference(opts, shape, mask, segs, rng):
     eps_low = opts.get("eps", opts.get("eps_low"))
     eps_high = opts.get("eps", opts.get("eps_high"))
-    kw = make_batch(rng, shape, np.float64, eps_low=eps_low, eps_high=eps_high,
-                    dual_clip=opts.get("dual_clip"), mask=mask, num_segments=segs, spread=0.3)
-    res = pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], mask=kw.get("mask"),
-                               segment_ids=kw.get("segment_ids"), **opts)
+    kw = make_batch(
+        rng,
+        shape,
+        np.float64,
+        eps_low=eps_low,
+        eps_high=eps_high,
+        dual_clip=opts.get("dual_clip"),
+        mask=mask,
+        num_segments=segs,
+        spread=0.3,
+    )
+    res = pc.clipped_surrogate(
+        kw["logp_new"],
+        kw["logp_old"],
+        kw["advantages"],
+        mask=kw.get("mask"),
+        segment_ids=kw.get("segment_ids"),
+        **opts,
+    )
     h = 1e-6  # far smaller than the 2e-3 margin (in log-ratio) kept from every clip boundary
     lpn = kw["logp_new"]
     fd = np.zeros(lpn.shape)
@@ -381,15 +560,35 @@ def test_grad_matches_finite_difference(opts, shape, mask, segs, rng):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("n", [100003, 300001])
 def test_thread_count_is_bitwise_irrelevant(n, dtype, rng):
-    kw = make_batch(rng, (n,), dtype, eps_low=0.2, eps_high=0.3, dual_clip=3.0, entropy=True,
-                    mask="float", num_segments=1000)
+    kw = make_batch(
+        rng,
+        (n,),
+        dtype,
+        eps_low=0.2,
+        eps_high=0.3,
+        dual_clip=3.0,
+        entropy=True,
+        mask="float",
+        num_segments=1000,
+    )
     for aggregation in AGGREGATIONS:
         seg = kw["segment_ids"] if aggregation != "token-mean" else None
         results = [
-            result_bits(pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps_low=0.2,
-                                             eps_high=0.3, dual_clip=3.0, entropy=kw["entropy"],
-                                             mask=kw["mask"], segment_ids=seg, aggregation=aggregation,
-                                             num_threads=t))
+            result_bits(
+                pc.clipped_surrogate(
+                    kw["logp_new"],
+                    kw["logp_old"],
+                    kw["advantages"],
+                    eps_low=0.2,
+                    eps_high=0.3,
+                    dual_clip=3.0,
+                    entropy=kw["entropy"],
+                    mask=kw["mask"],
+                    segment_ids=seg,
+                    aggregation=aggregation,
+                    num_threads=t,
+                )
+            )
             for t in (1, 2, 3, 8, 0)
         ]
         assert all(r == results[0] for r in results[1:]), aggregation
@@ -400,8 +599,17 @@ def test_concurrent_calls_from_python_threads(rng):
     batches = [make_batch(rng, (50000,), np.float64, entropy=True, mask="float") for _ in range(4)]
 
     def call(kw):
-        return result_bits(pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps=0.2,
-                                                entropy=kw["entropy"], mask=kw["mask"], num_threads=2))
+        return result_bits(
+            pc.clipped_surrogate(
+                kw["logp_new"],
+                kw["logp_old"],
+                kw["advantages"],
+                eps=0.2,
+                entropy=kw["entropy"],
+                mask=kw["mask"],
+                num_threads=2,
+            )
+        )
 
     serial = [call(kw) for kw in batches]
     out = [None] * 8
@@ -428,10 +636,25 @@ def test_python_sequences_are_accepted():
     lpn = [-1.0, -0.9, -2.5]
     lpo = [-1.1, -1.0, -2.0]
     adv = [0.5, -1.0, 2.0]
-    res = pc.clipped_surrogate(lpn, lpo, adv, eps=0.2, mask=[True, False, True], segment_ids=[0, 0, 1],
-                               aggregation="seq-mean-token-mean")
-    ref = ref_surrogate(np.array(lpn), np.array(lpo), np.array(adv), eps_low=0.2, eps_high=0.2,
-                        mask=np.array([1.0, 0.0, 1.0]), segment_ids=[0, 0, 1], aggregation="seq-mean-token-mean")
+    res = pc.clipped_surrogate(
+        lpn,
+        lpo,
+        adv,
+        eps=0.2,
+        mask=[True, False, True],
+        segment_ids=[0, 0, 1],
+        aggregation="seq-mean-token-mean",
+    )
+    ref = ref_surrogate(
+        np.array(lpn),
+        np.array(lpo),
+        np.array(adv),
+        eps_low=0.2,
+        eps_high=0.2,
+        mask=np.array([1.0, 0.0, 1.0]),
+        segment_ids=[0, 0, 1],
+        aggregation="seq-mean-token-mean",
+    )
     assert_matches_reference(res, ref, np.float64, (3,))
     assert res.grad.dtype == np.float64
 
@@ -449,12 +672,20 @@ def test_grad_is_a_fresh_writable_array(rng):
 
 def test_result_repr_and_aggregation(rng):
     kw = make_batch(rng, (8,), np.float64)
-    res = pc.clipped_surrogate(kw["logp_new"], kw["logp_old"], kw["advantages"], eps=0.2,
-                               segment_ids=np.zeros(8, np.int64), aggregation="seq-mean-token-sum")
+    res = pc.clipped_surrogate(
+        kw["logp_new"],
+        kw["logp_old"],
+        kw["advantages"],
+        eps=0.2,
+        segment_ids=np.zeros(8, np.int64),
+        aggregation="seq-mean-token-sum",
+    )
     assert res.aggregation == "seq-mean-token-sum"
     assert repr(res).startswith("SurrogateResult(")
     assert isinstance(res.loss, float)
-    assert isinstance(res.stats, dict) and isinstance(res.sums, dict) and isinstance(res.counts, dict)
+    assert (
+        isinstance(res.stats, dict) and isinstance(res.sums, dict) and isinstance(res.counts, dict)
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -474,11 +705,28 @@ def test_masked_out_extreme_log_ratio_contributes_nothing(dtype, rng):
     seg = np.arange(64, dtype=np.int64) % 3  # three sequences (seq-mean-* on 1-D need ids)
     for aggregation in AGGREGATIONS:
         for c in (None, 3.0):
-            res = pc.clipped_surrogate(lpn, lpo, kw["advantages"], eps=0.2, dual_clip=c, entropy=kw["entropy"],
-                                       mask=mask, segment_ids=seg, aggregation=aggregation)
-            ref = ref_surrogate(lpn[keep], lpo[keep], kw["advantages"][keep], eps_low=0.2, eps_high=0.2,
-                                dual_clip=c, entropy=kw["entropy"][keep], segment_ids=seg[keep],
-                                aggregation=aggregation)
+            res = pc.clipped_surrogate(
+                lpn,
+                lpo,
+                kw["advantages"],
+                eps=0.2,
+                dual_clip=c,
+                entropy=kw["entropy"],
+                mask=mask,
+                segment_ids=seg,
+                aggregation=aggregation,
+            )
+            ref = ref_surrogate(
+                lpn[keep],
+                lpo[keep],
+                kw["advantages"][keep],
+                eps_low=0.2,
+                eps_high=0.2,
+                dual_clip=c,
+                entropy=kw["entropy"][keep],
+                segment_ids=seg[keep],
+                aggregation=aggregation,
+            )
             assert math.isfinite(res.loss)
             assert np.all(np.isfinite(res.grad)) and res.grad[5] == 0 and res.grad[40] == 0
             for k in STAT_NAMES:
@@ -487,7 +735,9 @@ def test_masked_out_extreme_log_ratio_contributes_nothing(dtype, rng):
             assert res.loss == pytest.approx(ref["loss"], rel=tol, abs=tol * ref["loss_scale"])
             np.testing.assert_allclose(res.grad[keep], ref["grad"], rtol=4 * tol, atol=0)
             for k in STAT_NAMES:
-                assert res.sums[k] == pytest.approx(ref["sums"][k], rel=tol, abs=tol * ref["scale"][k] + 1e-300), k
+                assert res.sums[k] == pytest.approx(
+                    ref["sums"][k], rel=tol, abs=tol * ref["scale"][k] + 1e-300
+                ), k
                 assert res.counts[k] == ref["counts"][k], k
 
 
@@ -509,16 +759,61 @@ def test_overflowing_ratio_with_positive_weight(dtype):
     assert not any(math.isnan(v) for k, v in res.stats.items() if k != "entropy")
 
 
-BOUNDARY_SIZES = [2, 3, 4, 5, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513,
-                  1023, 1024, 1025, 2047, 2048, 2049, 4095, 4096, 8191, 8193, 16385, 65537]
+BOUNDARY_SIZES = [
+    2,
+    3,
+    4,
+    5,
+    8,
+    9,
+    15,
+    16,
+    17,
+    31,
+    32,
+    33,
+    63,
+    64,
+    65,
+    127,
+    128,
+    129,
+    255,
+    256,
+    257,
+    511,
+    512,
+    513,
+    1023,
+    1024,
+    1025,
+    2047,
+    2048,
+    2049,
+    4095,
+    4096,
+    8191,
+    8193,
+    16385,
+    65537,
+]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_sizes_around_vector_and_block_boundaries(dtype, rng):
     """Tails of SIMD loops and of the fixed-size blocks, and unaligned starts (offset views)."""
     for n in BOUNDARY_SIZES:
-        kw = make_batch(rng, (n + 1,), dtype, eps_low=0.2, eps_high=0.3, dual_clip=2.0, entropy=True, mask="float",
-                        num_segments=7)
+        kw = make_batch(
+            rng,
+            (n + 1,),
+            dtype,
+            eps_low=0.2,
+            eps_high=0.3,
+            dual_clip=2.0,
+            entropy=True,
+            mask="float",
+            num_segments=7,
+        )
         view = {k: v[1:] for k, v in kw.items()}  # starts one element in: unaligned for SIMD
         if not (view["mask"] > 0).any():
             view["mask"][0] = 1
@@ -550,12 +845,12 @@ def test_out_is_checked(rng):
     kw = make_batch(rng, (50,), np.float32)
     snap = {k: v.copy() for k, v in kw.items()}
     bad = [
-        (np.zeros(50, np.float64), TypeError),           # wrong dtype
+        (np.zeros(50, np.float64), TypeError),  # wrong dtype
         (np.zeros(49, np.float32), pc.InvalidArgumentError),  # wrong shape
         (np.zeros(100, np.float32)[::2], pc.InvalidArgumentError),  # not contiguous
-        (kw["logp_new"], pc.InvalidArgumentError),       # aliases an input
+        (kw["logp_new"], pc.InvalidArgumentError),  # aliases an input
         (kw["advantages"], pc.InvalidArgumentError),
-        ([0.0] * 50, TypeError),                         # not an array
+        ([0.0] * 50, TypeError),  # not an array
     ]
     ro = np.zeros(50, np.float32)
     ro.flags.writeable = False

@@ -23,10 +23,9 @@ import importlib.util
 import os
 from functools import partial
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ppobr_jax.collectives import allreduce_max, allreduce_min, allreduce_sum
 from ppobr_jax.surrogate import (

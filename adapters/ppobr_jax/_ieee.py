@@ -32,9 +32,8 @@ there the contract is "within 1 ulp of the float32 evaluation of the same steps"
 
 from __future__ import annotations
 
-import numpy as np
-
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import numpy as np
-
 import jax.numpy as jnp
+import numpy as np
 
 _BLOCK = 128  # NumPy's PW_BLOCKSIZE
 _UNROLL = 8

@@ -48,10 +48,9 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, NamedTuple, Optional, Union
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from ppobr_jax import _input_rules as rules

@@ -9,7 +9,6 @@ import torch
 from torch import Tensor
 
 import ppobr_core
-
 from ppobr_torch._input_rules import (
     check_per_step_values,
     per_step_type_error,
@@ -55,7 +54,11 @@ def _mean_pair(x, name: str) -> Optional[tuple[Any, float]]:
         if a.ndim == 0:
             return float(a), 1.0
         return _float64_sum(a), float(a.size)
-    return real_number(name, x), 1.0
+    try:
+        return real_number(name, x), 1.0
+    except TypeError:
+        # the core's wording: a per-step array would have been accepted too
+        raise per_step_type_error(name, x) from None
 
 
 def _float64_sum(a: np.ndarray) -> float:

@@ -35,34 +35,19 @@ from ppobr_torch._input_rules import Eps
 
 STAT_NAMES = tuple(ppobr_core.STAT_NAMES)
 NUM_STATS = len(STAT_NAMES)
-(
-    ENTROPY,
-    RATIO_MEAN,
-    RATIO_MIN,
-    RATIO_MAX,
-    CLIP_FRACTION,
-    CLIP_FRACTION_LOW,
-    CLIP_FRACTION_HIGH,
-    DUAL_CLIP_FRACTION,
-    KL_K1,
-    KL_K2,
-    KL_K3,
-) = range(11)
-_EXPECTED = (
-    "entropy",
-    "ratio_mean",
-    "ratio_min",
-    "ratio_max",
-    "clip_fraction",
-    "clip_fraction_low",
-    "clip_fraction_high",
-    "dual_clip_fraction",
-    "kl_k1",
-    "kl_k2",
-    "kl_k3",
-)
-if STAT_NAMES != _EXPECTED:  # pragma: no cover - guards against a core/adapter version skew
-    raise ImportError(f"ppobr_torch expects ppobr_core.STAT_NAMES == {_EXPECTED}, got {STAT_NAMES}")
+# Slots of the (sum, count) vectors, looked up by name in the core's order (docs/SPEC.md §2.2).
+_SLOT = {name: i for i, name in enumerate(STAT_NAMES)}
+ENTROPY = _SLOT["entropy"]
+RATIO_MEAN = _SLOT["ratio_mean"]
+RATIO_MIN = _SLOT["ratio_min"]
+RATIO_MAX = _SLOT["ratio_max"]
+CLIP_FRACTION = _SLOT["clip_fraction"]
+CLIP_FRACTION_LOW = _SLOT["clip_fraction_low"]
+CLIP_FRACTION_HIGH = _SLOT["clip_fraction_high"]
+DUAL_CLIP_FRACTION = _SLOT["dual_clip_fraction"]
+KL_K1 = _SLOT["kl_k1"]
+KL_K2 = _SLOT["kl_k2"]
+KL_K3 = _SLOT["kl_k3"]
 
 
 def stats_from_sums(sums: Tensor, counts: Tensor) -> dict[str, float]:

@@ -1,6 +1,7 @@
 // Timing harness for the fused surrogate kernel (not a test; built by hand):
 //   cmake --build build/kernel --target ppobr_core
-//   g++ -O2 -std=c++17 -Icpp/include cpp/bench/bench_surrogate.cpp build/kernel/cpp/libppobr_core.a \
+//   g++ -O2 -std=c++17 -Icpp/include cpp/bench/bench_surrogate.cpp build/kernel/cpp/libppobr_core.a
+//   \
 //       -lpthread -o build/bench_surrogate && build/bench_surrogate [threads]
 // Prints ns/element (best of many short repetitions: the machine may be shared) for N = 1e3 ..
 // 1e7, float32 and float64, token-mean, no mask, gradient on, for two kinds of data:
@@ -102,12 +103,13 @@ int main(int argc, char** argv) {
   g_spread = 0.15;
   std::printf("variants at N=1e5 / 1e7 float32 (ns/elem):\n");
   for (std::int64_t n : {100000LL, 10000000LL}) {
-    std::printf("  N=%lld no entropy %.3f | mask %.3f | mask+ent %.3f | stride2 %.3f | "
-                "seq-mean-token-mean rows=100 mask %.3f\n",
-                (long long)n, bench<float>(n, threads, false, false) / n,
-                bench<float>(n, threads, true, false) / n, bench<float>(n, threads, true, true) / n,
-                bench<float>(n, threads, false, false, 2) / n,
-                bench<float>(n, threads, true, false, 1, Aggregation::SeqMeanTokenMean, 100) / n);
+    std::printf(
+        "  N=%lld no entropy %.3f | mask %.3f | mask+ent %.3f | stride2 %.3f | "
+        "seq-mean-token-mean rows=100 mask %.3f\n",
+        (long long)n, bench<float>(n, threads, false, false) / n,
+        bench<float>(n, threads, true, false) / n, bench<float>(n, threads, true, true) / n,
+        bench<float>(n, threads, false, false, 2) / n,
+        bench<float>(n, threads, true, false, 1, Aggregation::SeqMeanTokenMean, 100) / n);
   }
   return 0;
 }

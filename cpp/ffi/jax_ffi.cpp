@@ -80,17 +80,20 @@ ffi::Error run(const ffi::AnyBuffer& lpn, const ffi::AnyBuffer& lpo, const ffi::
   in.logp_old = view_of<T>(lpo, rows, cols);
   in.advantages = view_of<T>(adv, rows, cols);
   if (has_entropy) {
-    if (static_cast<std::int64_t>(ent.element_count()) != n || ent.element_type() != lpn.element_type())
+    if (static_cast<std::int64_t>(ent.element_count()) != n ||
+        ent.element_type() != lpn.element_type())
       return ffi::Error::InvalidArgument("entropy: shape or dtype differs from logp_new's");
     in.entropy = view_of<T>(ent, rows, cols);
   }
   if (has_mask) {
-    if (static_cast<std::int64_t>(mask.element_count()) != n || mask.element_type() != lpn.element_type())
+    if (static_cast<std::int64_t>(mask.element_count()) != n ||
+        mask.element_type() != lpn.element_type())
       return ffi::Error::InvalidArgument("mask: shape or dtype differs from logp_new's");
     in.mask = view_of<T>(mask, rows, cols);
   }
   if (has_segments) {
-    if (seg.element_type() != ffi::DataType::S64 || static_cast<std::int64_t>(seg.element_count()) != n)
+    if (seg.element_type() != ffi::DataType::S64 ||
+        static_cast<std::int64_t>(seg.element_count()) != n)
       return ffi::Error::InvalidArgument("segment_ids: expected int64 ids, one per sample");
     in.segment_ids = reinterpret_cast<const std::int64_t*>(seg.untyped_data());
     in.segment_stride = 1;
@@ -101,13 +104,22 @@ ffi::Error run(const ffi::AnyBuffer& lpn, const ffi::AnyBuffer& lpo, const ffi::
   opt.eps_high = scalar_of<T>(eps_high);
   opt.dual_clip = scalar_of<T>(dual_clip);
   switch (aggregation) {
-    case 0: opt.aggregation = ppobr::Aggregation::TokenMean; break;
-    case 1: opt.aggregation = ppobr::Aggregation::SeqMeanTokenMean; break;
-    case 2: opt.aggregation = ppobr::Aggregation::SeqMeanTokenSum; break;
-    default: return ffi::Error::InvalidArgument("aggregation: unknown code " + std::to_string(aggregation));
+    case 0:
+      opt.aggregation = ppobr::Aggregation::TokenMean;
+      break;
+    case 1:
+      opt.aggregation = ppobr::Aggregation::SeqMeanTokenMean;
+      break;
+    case 2:
+      opt.aggregation = ppobr::Aggregation::SeqMeanTokenSum;
+      break;
+    default:
+      return ffi::Error::InvalidArgument("aggregation: unknown code " +
+                                         std::to_string(aggregation));
   }
   opt.num_threads = num_threads;
-  if (static_cast<std::int64_t>(grad->element_count()) != n || grad->element_type() != lpn.element_type())
+  if (static_cast<std::int64_t>(grad->element_count()) != n ||
+      grad->element_type() != lpn.element_type())
     return ffi::Error::InvalidArgument("grad: result buffer does not match logp_new");
   if (sums->element_count() != ppobr::kNumStats || counts->element_count() != ppobr::kNumStats)
     return ffi::Error::InvalidArgument("sums / counts: result buffers must hold 11 values");
@@ -144,10 +156,9 @@ ffi::Error ClippedSurrogateImpl(ffi::AnyBuffer lpn, ffi::AnyBuffer lpo, ffi::Any
   const bool s64 = sums->element_type() == ffi::DataType::F64;
   if (!s64 && sums->element_type() != ffi::DataType::F32)
     return ffi::Error::InvalidArgument("sums: expected float32 or float64");
-#define PPOBR_RUN(T, S)                                                                        \
-  run<T, S>(lpn, lpo, adv, ent, mask, seg, eps_low, eps_high, dual_clip, aggregation,          \
-            has_entropy, has_mask, has_segments, num_segments, num_threads, loss, grad, sums,  \
-            counts)
+#define PPOBR_RUN(T, S)                                                                            \
+  run<T, S>(lpn, lpo, adv, ent, mask, seg, eps_low, eps_high, dual_clip, aggregation, has_entropy, \
+            has_mask, has_segments, num_segments, num_threads, loss, grad, sums, counts)
   if (t == ffi::DataType::F32) return s64 ? PPOBR_RUN(float, double) : PPOBR_RUN(float, float);
   if (t == ffi::DataType::F64) return s64 ? PPOBR_RUN(double, double) : PPOBR_RUN(double, float);
 #undef PPOBR_RUN
@@ -173,18 +184,21 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(PpobrClippedSurrogate, ClippedSurrogateImpl,
                                   .Attr<std::int32_t>("has_segments")
                                   .Attr<std::int64_t>("num_segments")
                                   .Attr<std::int32_t>("num_threads")
-                                  .Ret<ffi::AnyBuffer>()   // loss
-                                  .Ret<ffi::AnyBuffer>()   // grad
-                                  .Ret<ffi::AnyBuffer>()   // sums
-                                  .Ret<ffi::AnyBuffer>()); // counts
+                                  .Ret<ffi::AnyBuffer>()    // loss
+                                  .Ret<ffi::AnyBuffer>()    // grad
+                                  .Ret<ffi::AnyBuffer>()    // sums
+                                  .Ret<ffi::AnyBuffer>());  // counts
 
 PYBIND11_MODULE(_jax_ffi, m) {
   m.doc() = "ppobr_core._jax_ffi: XLA FFI handlers of the ppobr kernels (used by ppobr_jax).";
   m.attr("API_VERSION") = 1;
-  m.def("registrations", []() {
-    pybind11::dict d;
-    d["ppobr_clipped_surrogate"] =
-        pybind11::capsule(reinterpret_cast<void*>(PpobrClippedSurrogate));
-    return d;
-  }, "{target name: PyCapsule of the XLA FFI handler}, for jax.ffi.register_ffi_target.");
+  m.def(
+      "registrations",
+      []() {
+        pybind11::dict d;
+        d["ppobr_clipped_surrogate"] =
+            pybind11::capsule(reinterpret_cast<void*>(PpobrClippedSurrogate));
+        return d;
+      },
+      "{target name: PyCapsule of the XLA FFI handler}, for jax.ffi.register_ffi_target.");
 }

@@ -5,8 +5,8 @@
 //  - a rejected config or update throws ppobr::InvalidArgument naming a known field, and a
 //    rejected update leaves the state byte-for-byte unchanged; nothing else is ever thrown;
 //  - the returned eps equals epsilon(), is never NaN, and lies in [eps_min, eps_max] after an
-//    accepted update (PPO-BR: docs/SPEC.md's guarantee; KL-adaptive: its clip; linear decay: between
-//    eps_start and eps_end; constant: eps); lambda1 = lambda2 = 0 gives eps0 bit-exactly;
+//    accepted update (PPO-BR: docs/SPEC.md's guarantee; KL-adaptive: its clip; linear decay:
+//    between eps_start and eps_end; constant: eps); lambda1 = lambda2 = 0 gives eps0 bit-exactly;
 //  - a non-finite or absent entropy leaves PPO-BR's eps unchanged;
 //  - PPO-BR's eps is non-decreasing in the entropy (same state, same returns);
 //  - serialize -> deserialize at a fuzzed point gives a twin that continues bit-identically.
@@ -27,9 +27,10 @@ using ppobr::InvalidArgument;
 
 bool known_field(const std::string& a) {
   static const std::set<std::string> kFields = {
-      "eps0", "lambda1", "lambda2", "window", "psi_mode", "entropy_ref", "entropy_floor", "eps_min",
-      "eps_max", "eps", "eps_start", "eps_end", "total_updates", "kl_target", "tolerance", "rate",
-      "kl", "episode_returns", "state"};
+      "eps0",          "lambda1",   "lambda2",   "window", "psi_mode",  "entropy_ref",
+      "entropy_floor", "eps_min",   "eps_max",   "eps",    "eps_start", "eps_end",
+      "total_updates", "kl_target", "tolerance", "rate",   "kl",        "episode_returns",
+      "state"};
   return kFields.count(a) > 0;
 }
 
@@ -43,10 +44,14 @@ std::unique_ptr<Controller> make_controller(FuzzedDataProvider& p, int type) {
     case 0: {
       ppobr::PPOBRConfig c;
       if (p.ConsumeBool()) {  // fuzzed, else the defaults
-        c.eps0 = p.ConsumeBool() ? fuzz::any_double(p) : p.ConsumeFloatingPointInRange<double>(0.01, 1.0);
-        c.lambda1 = p.ConsumeBool() ? fuzz::any_double(p) : p.ConsumeFloatingPointInRange<double>(0.0, 2.0);
-        c.lambda2 = p.ConsumeBool() ? fuzz::any_double(p) : p.ConsumeFloatingPointInRange<double>(0.0, 1.0);
-        c.window = p.ConsumeBool() ? fuzz::any_int64(p, -3, 64) : p.ConsumeIntegralInRange<std::int64_t>(2, 12);
+        c.eps0 = p.ConsumeBool() ? fuzz::any_double(p)
+                                 : p.ConsumeFloatingPointInRange<double>(0.01, 1.0);
+        c.lambda1 =
+            p.ConsumeBool() ? fuzz::any_double(p) : p.ConsumeFloatingPointInRange<double>(0.0, 2.0);
+        c.lambda2 =
+            p.ConsumeBool() ? fuzz::any_double(p) : p.ConsumeFloatingPointInRange<double>(0.0, 1.0);
+        c.window = p.ConsumeBool() ? fuzz::any_int64(p, -3, 64)
+                                   : p.ConsumeIntegralInRange<std::int64_t>(2, 12);
         c.psi_mode = p.ConsumeBool() ? ppobr::PsiMode::Plateau : ppobr::PsiMode::Progress;
         c.entropy_ref = maybe(p, fuzz::mostly_finite);
         c.entropy_floor = p.ConsumeBool() ? fuzz::mostly_finite(p) : 0.0;
@@ -86,28 +91,30 @@ std::unique_ptr<Controller> make_controller(FuzzedDataProvider& p, int type) {
 // Checks eps against the controller's contract after an accepted update.
 void check_bounds(const Controller& c, double eps, bool accepted) {
   FUZZ_ASSERT(!std::isnan(eps), "eps is NaN (%s)", c.name());
-  FUZZ_ASSERT(fuzz::bits(eps) == fuzz::bits(c.epsilon()), "returned eps %.17g != epsilon() %.17g", eps, c.epsilon());
+  FUZZ_ASSERT(fuzz::bits(eps) == fuzz::bits(c.epsilon()), "returned eps %.17g != epsilon() %.17g",
+              eps, c.epsilon());
   if (auto* b = dynamic_cast<const ppobr::PPOBRController*>(&c)) {
     const auto& cfg = b->config();
     if (b->state().updates > 0) {
       const double lo = ppobr::eps_min_of(cfg), hi = ppobr::eps_max_of(cfg);
       FUZZ_ASSERT(eps >= lo && eps <= hi, "PPO-BR eps %.17g outside [%.17g, %.17g]", eps, lo, hi);
       if (cfg.lambda1 == 0.0 && cfg.lambda2 == 0.0 && !cfg.eps_min && !cfg.eps_max && accepted)
-        FUZZ_ASSERT(fuzz::bits(eps) == fuzz::bits(cfg.eps0), "lambda1 = lambda2 = 0: eps %.17g != eps0 %.17g", eps,
-                    cfg.eps0);
+        FUZZ_ASSERT(fuzz::bits(eps) == fuzz::bits(cfg.eps0),
+                    "lambda1 = lambda2 = 0: eps %.17g != eps0 %.17g", eps, cfg.eps0);
     }
   } else if (auto* k = dynamic_cast<const ppobr::KLAdaptiveController*>(&c)) {
     const auto& cfg = k->config();
-    FUZZ_ASSERT(eps >= cfg.eps_min && eps <= cfg.eps_max, "KL eps %.17g outside [%.17g, %.17g]", eps, cfg.eps_min,
-                cfg.eps_max);
+    FUZZ_ASSERT(eps >= cfg.eps_min && eps <= cfg.eps_max, "KL eps %.17g outside [%.17g, %.17g]",
+                eps, cfg.eps_min, cfg.eps_max);
   } else if (auto* l = dynamic_cast<const ppobr::LinearDecayController*>(&c)) {
     const auto& cfg = l->config();
     // The documented formula eps_start + (eps_end - eps_start) * frac is exact only up to the
     // rounding of (eps_end - eps_start): allow that much (see the report on linear decay).
-    const double lo = std::min(cfg.eps_start, cfg.eps_end), hi = std::max(cfg.eps_start, cfg.eps_end);
+    const double lo = std::min(cfg.eps_start, cfg.eps_end),
+                 hi = std::max(cfg.eps_start, cfg.eps_end);
     const double tol = 4e-16 * hi;
-    FUZZ_ASSERT(eps >= lo - tol && eps <= hi + tol && eps >= 0.0, "linear decay eps %.17g outside [%.17g, %.17g]", eps,
-                lo, hi);
+    FUZZ_ASSERT(eps >= lo - tol && eps <= hi + tol && eps >= 0.0,
+                "linear decay eps %.17g outside [%.17g, %.17g]", eps, lo, hi);
   } else if (auto* k0 = dynamic_cast<const ppobr::ConstantController*>(&c)) {
     FUZZ_ASSERT(eps == k0->config().eps, "constant eps changed");
   }
@@ -129,14 +136,20 @@ struct Obs {
 Obs make_obs(FuzzedDataProvider& p) {
   Obs o;
   const int e = p.ConsumeIntegralInRange<int>(0, 5);
-  if (e == 0) o.entropy = std::nullopt;
-  else if (e == 1) o.entropy = fuzz::any_double(p);
-  else o.entropy = p.ConsumeFloatingPointInRange<double>(-1.0, 2.0);
+  if (e == 0)
+    o.entropy = std::nullopt;
+  else if (e == 1)
+    o.entropy = fuzz::any_double(p);
+  else
+    o.entropy = p.ConsumeFloatingPointInRange<double>(-1.0, 2.0);
   const int n = p.ConsumeIntegralInRange<int>(0, 6);
-  for (int i = 0; i < n; ++i) o.returns.push_back(p.ConsumeBool() ? fuzz::mostly_finite(p) * 100.0 : fuzz::any_double(p));
+  for (int i = 0; i < n; ++i)
+    o.returns.push_back(p.ConsumeBool() ? fuzz::mostly_finite(p) * 100.0 : fuzz::any_double(p));
   const int k = p.ConsumeIntegralInRange<int>(0, 4);
-  if (k == 1) o.kl = fuzz::any_double(p);
-  else if (k >= 2) o.kl = p.ConsumeFloatingPointInRange<double>(0.0, 0.05);
+  if (k == 1)
+    o.kl = fuzz::any_double(p);
+  else if (k >= 2)
+    o.kl = p.ConsumeFloatingPointInRange<double>(0.0, 0.05);
   return o;
 }
 
@@ -148,8 +161,8 @@ bool checked_update(Controller& c, const ppobr::Observation& o, double* eps_out)
     *eps_out = c.update(o);
     return true;
   } catch (const InvalidArgument& e) {
-    FUZZ_ASSERT(known_field(e.argument()), "update threw InvalidArgument naming '%s': %s", e.argument().c_str(),
-                e.what());
+    FUZZ_ASSERT(known_field(e.argument()), "update threw InvalidArgument naming '%s': %s",
+                e.argument().c_str(), e.what());
     FUZZ_ASSERT(c.serialize() == before, "a rejected update changed the state: %s", e.what());
     return false;
   }
@@ -164,7 +177,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     c = make_controller(p, type);
   } catch (const InvalidArgument& e) {
-    FUZZ_ASSERT(known_field(e.argument()), "config rejected naming '%s': %s", e.argument().c_str(), e.what());
+    FUZZ_ASSERT(known_field(e.argument()), "config rejected naming '%s': %s", e.argument().c_str(),
+                e.what());
     return 0;
   }
   check_bounds(*c, c->epsilon(), false);
@@ -201,7 +215,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       o.entropy = h2;
       const bool okb = checked_update(*b, o.view(), &eb);
       if (oka && okb && sa->state().updates > ua && sb->state().updates > ua)
-        FUZZ_ASSERT(ea <= eb, "eps not monotone in H: H %.17g -> %.17g, H %.17g -> %.17g", h1, ea, h2, eb);
+        FUZZ_ASSERT(ea <= eb, "eps not monotone in H: H %.17g -> %.17g, H %.17g -> %.17g", h1, ea,
+                    h2, eb);
       continue;
     }
     const Obs o = make_obs(p);
@@ -212,7 +227,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       double eps_twin = 0.0;
       const bool ok_twin = checked_update(*twin, o.view(), &eps_twin);
       FUZZ_ASSERT(ok == ok_twin, "twin accepted %d, original %d", ok_twin, ok);
-      if (ok) FUZZ_ASSERT(fuzz::bits(eps) == fuzz::bits(eps_twin), "twin eps %.17g != %.17g", eps_twin, eps);
+      if (ok)
+        FUZZ_ASSERT(fuzz::bits(eps) == fuzz::bits(eps_twin), "twin eps %.17g != %.17g", eps_twin,
+                    eps);
     }
     if (!ok) continue;
     check_bounds(*c, eps, true);

@@ -32,7 +32,8 @@ std::uint64_t fnv1a64(const std::uint8_t* d, std::size_t n) {
 void fix_checksum(std::vector<std::uint8_t>& b) {
   if (b.size() < 8) return;
   const std::uint64_t h = fnv1a64(b.data(), b.size() - 8);
-  for (int i = 0; i < 8; ++i) b[b.size() - 8 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(h >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    b[b.size() - 8 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(h >> (8 * i));
 }
 
 std::vector<std::uint8_t> valid_bytes(FuzzedDataProvider& p) {
@@ -49,14 +50,18 @@ std::vector<std::uint8_t> valid_bytes(FuzzedDataProvider& p) {
         c = std::make_unique<ppobr::PPOBRController>(cfg);
         break;
       }
-      case 1: c = std::make_unique<ppobr::ConstantController>(ppobr::ConstantConfig{}); break;
+      case 1:
+        c = std::make_unique<ppobr::ConstantController>(ppobr::ConstantConfig{});
+        break;
       case 2: {
         ppobr::LinearDecayConfig cfg;
         cfg.total_updates = p.ConsumeIntegralInRange<std::int64_t>(1, 10);
         c = std::make_unique<ppobr::LinearDecayController>(cfg);
         break;
       }
-      default: c = std::make_unique<ppobr::KLAdaptiveController>(ppobr::KLAdaptiveConfig{}); break;
+      default:
+        c = std::make_unique<ppobr::KLAdaptiveController>(ppobr::KLAdaptiveConfig{});
+        break;
     }
     const int updates = p.ConsumeIntegralInRange<int>(0, 12);
     for (int t = 0; t < updates; ++t) {
@@ -87,27 +92,29 @@ void mutate(FuzzedDataProvider& p, std::vector<std::uint8_t>& b) {
       case 1:  // overwrite an aligned-ish 8-byte field with a fuzzed double
         if (b.size() >= pos + 8) {
           const std::uint64_t u = fuzz::bits(fuzz::any_double(p));
-          for (int i = 0; i < 8; ++i) b[pos + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(u >> (8 * i));
+          for (int i = 0; i < 8; ++i)
+            b[pos + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(u >> (8 * i));
         }
         break;
       case 2:  // overwrite an 8-byte field with a fuzzed integer (counts, sizes, window)
         if (b.size() >= pos + 8) {
           const std::uint64_t u = static_cast<std::uint64_t>(fuzz::any_int64(p, -4, 64));
-          for (int i = 0; i < 8; ++i) b[pos + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(u >> (8 * i));
+          for (int i = 0; i < 8; ++i)
+            b[pos + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(u >> (8 * i));
         }
         break;
       case 3:  // truncate
         b.resize(pos);
         break;
       case 4:  // insert bytes
-        {
-          const std::string ins = p.ConsumeRandomLengthString(16);
-          b.insert(b.begin() + static_cast<std::ptrdiff_t>(pos), ins.begin(), ins.end());
-        }
-        break;
+      {
+        const std::string ins = p.ConsumeRandomLengthString(16);
+        b.insert(b.begin() + static_cast<std::ptrdiff_t>(pos), ins.begin(), ins.end());
+      } break;
       default:  // erase a few bytes
         b.erase(b.begin() + static_cast<std::ptrdiff_t>(pos),
-                b.begin() + static_cast<std::ptrdiff_t>(std::min(b.size(), pos + p.ConsumeIntegralInRange<std::size_t>(1, 16))));
+                b.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                b.size(), pos + p.ConsumeIntegralInRange<std::size_t>(1, 16))));
         break;
     }
   }
@@ -116,7 +123,8 @@ void mutate(FuzzedDataProvider& p, std::vector<std::uint8_t>& b) {
 void check(const std::vector<std::uint8_t>& bytes, FuzzedDataProvider& p) {
   // The C ABI first: never crashes, agrees with the C++ API.
   ppobr_controller* h = nullptr;
-  const ppobr_status st = ppobr_controller_restore(bytes.empty() ? nullptr : bytes.data(), bytes.size(), &h);
+  const ppobr_status st =
+      ppobr_controller_restore(bytes.empty() ? nullptr : bytes.data(), bytes.size(), &h);
   FUZZ_ASSERT(st == PPOBR_OK || st == PPOBR_ERROR_INVALID_ARGUMENT, "restore returned %d: %s", st,
               ppobr_last_error_message());
   if (st != PPOBR_OK) {
@@ -130,13 +138,15 @@ void check(const std::vector<std::uint8_t>& bytes, FuzzedDataProvider& p) {
   try {
     c = ppobr::deserialize_controller(bytes.empty() ? nullptr : bytes.data(), bytes.size());
   } catch (const ppobr::InvalidArgument& e) {
-    FUZZ_ASSERT(e.argument() == "state", "deserialize rejected naming '%s': %s", e.argument().c_str(), e.what());
+    FUZZ_ASSERT(e.argument() == "state", "deserialize rejected naming '%s': %s",
+                e.argument().c_str(), e.what());
     FUZZ_ASSERT(st == PPOBR_ERROR_INVALID_ARGUMENT, "C ABI accepted what C++ rejected");
     return;
   }
   FUZZ_ASSERT(st == PPOBR_OK, "C ABI rejected what C++ accepted");
   // Accepted: the format is canonical, so the bytes must come back exactly.
-  FUZZ_ASSERT(c->serialize() == bytes, "accepted bytes re-serialize differently (%zu bytes)", bytes.size());
+  FUZZ_ASSERT(c->serialize() == bytes, "accepted bytes re-serialize differently (%zu bytes)",
+              bytes.size());
   // And the restored controller must be usable.
   for (int t = 0; t < 4; ++t) {
     ppobr::Observation o;
@@ -157,7 +167,8 @@ void check(const std::vector<std::uint8_t>& bytes, FuzzedDataProvider& p) {
         FUZZ_ASSERT(eps >= ppobr::eps_min_of(b->config()) && eps <= ppobr::eps_max_of(b->config()),
                     "restored PPO-BR eps %.17g out of bounds", eps);
     } else if (auto* k = dynamic_cast<const ppobr::KLAdaptiveController*>(c.get())) {
-      FUZZ_ASSERT(eps >= k->config().eps_min && eps <= k->config().eps_max, "restored KL eps out of bounds");
+      FUZZ_ASSERT(eps >= k->config().eps_min && eps <= k->config().eps_max,
+                  "restored KL eps out of bounds");
     }
   }
 }

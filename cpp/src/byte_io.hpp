@@ -70,8 +70,8 @@ class Reader {
   // Throws unless at least n more bytes are available.
   void need(std::size_t n, const char* what) const {
     if (n > remaining())
-      throw InvalidArgument("state", std::string("serialized controller is truncated (while reading ") +
-                                         what + ")");
+      throw InvalidArgument(
+          "state", std::string("serialized controller is truncated (while reading ") + what + ")");
   }
   std::uint8_t u8(const char* what) {
     need(1, what);
@@ -97,8 +97,9 @@ class Reader {
   bool presence(const char* what) {
     std::uint8_t p = u8(what);
     if (p > 1)
-      throw InvalidArgument("state", std::string("serialized controller is corrupted (bad presence byte of ") +
-                                         what + ")");
+      throw InvalidArgument(
+          "state",
+          std::string("serialized controller is corrupted (bad presence byte of ") + what + ")");
     return p == 1;
   }
 

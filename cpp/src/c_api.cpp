@@ -124,8 +124,8 @@ ppobr_status list_items(ppobr_controller* controller, bool diagnostics, const ch
   if (names == nullptr && values == nullptr) return PPOBR_OK;
   if (capacity < items.size())
     return set_error(PPOBR_ERROR_BUFFER_TOO_SMALL, "capacity",
-                     ("capacity: " + std::to_string(capacity) + " entries given, " + std::to_string(items.size()) +
-                      " needed")
+                     ("capacity: " + std::to_string(capacity) + " entries given, " +
+                      std::to_string(items.size()) + " needed")
                          .c_str());
   controller->names_cache = std::move(items);
   for (size_t i = 0; i < controller->names_cache.size(); ++i) {
@@ -155,13 +155,19 @@ ppobr::View2D<T> view_of(const ppobr_view2d& v) {
 
 ppobr::Aggregation aggregation_of(int32_t a) {
   switch (a) {
-    case PPOBR_AGG_TOKEN_MEAN: return ppobr::Aggregation::TokenMean;
-    case PPOBR_AGG_SEQ_MEAN_TOKEN_MEAN: return ppobr::Aggregation::SeqMeanTokenMean;
-    case PPOBR_AGG_SEQ_MEAN_TOKEN_SUM: return ppobr::Aggregation::SeqMeanTokenSum;
-    default: break;
+    case PPOBR_AGG_TOKEN_MEAN:
+      return ppobr::Aggregation::TokenMean;
+    case PPOBR_AGG_SEQ_MEAN_TOKEN_MEAN:
+      return ppobr::Aggregation::SeqMeanTokenMean;
+    case PPOBR_AGG_SEQ_MEAN_TOKEN_SUM:
+      return ppobr::Aggregation::SeqMeanTokenSum;
+    default:
+      break;
   }
-  fail("aggregation", "must be PPOBR_AGG_TOKEN_MEAN (0), PPOBR_AGG_SEQ_MEAN_TOKEN_MEAN (1) or "
-                      "PPOBR_AGG_SEQ_MEAN_TOKEN_SUM (2), got " + std::to_string(a));
+  fail("aggregation",
+       "must be PPOBR_AGG_TOKEN_MEAN (0), PPOBR_AGG_SEQ_MEAN_TOKEN_MEAN (1) or "
+       "PPOBR_AGG_SEQ_MEAN_TOKEN_SUM (2), got " +
+           std::to_string(a));
 }
 
 template <class T>
@@ -187,9 +193,11 @@ void run_surrogate(const ppobr_surrogate_inputs& in, const ppobr::SurrogateOptio
   }
 }
 
-static_assert(PPOBR_NUM_STATS == ppobr::kNumStats, "c_api.h stat slots out of sync with surrogate.hpp");
+static_assert(PPOBR_NUM_STATS == ppobr::kNumStats,
+              "c_api.h stat slots out of sync with surrogate.hpp");
 static_assert(PPOBR_STAT_ENTROPY == ppobr::kEntropy && PPOBR_STAT_RATIO_MEAN == ppobr::kRatioMean &&
-                  PPOBR_STAT_RATIO_MIN == ppobr::kRatioMin && PPOBR_STAT_RATIO_MAX == ppobr::kRatioMax &&
+                  PPOBR_STAT_RATIO_MIN == ppobr::kRatioMin &&
+                  PPOBR_STAT_RATIO_MAX == ppobr::kRatioMax &&
                   PPOBR_STAT_CLIP_FRACTION == ppobr::kClipFraction &&
                   PPOBR_STAT_CLIP_FRACTION_LOW == ppobr::kClipFractionLow &&
                   PPOBR_STAT_CLIP_FRACTION_HIGH == ppobr::kClipFractionHigh &&
@@ -206,12 +214,18 @@ extern "C" {
 
 const char* ppobr_status_string(ppobr_status status) {
   switch (status) {
-    case PPOBR_OK: return "ok";
-    case PPOBR_ERROR_INVALID_ARGUMENT: return "invalid_argument";
-    case PPOBR_ERROR_BUFFER_TOO_SMALL: return "buffer_too_small";
-    case PPOBR_ERROR_OUT_OF_MEMORY: return "out_of_memory";
-    case PPOBR_ERROR_INTERNAL: return "internal";
-    default: return "unknown";
+    case PPOBR_OK:
+      return "ok";
+    case PPOBR_ERROR_INVALID_ARGUMENT:
+      return "invalid_argument";
+    case PPOBR_ERROR_BUFFER_TOO_SMALL:
+      return "buffer_too_small";
+    case PPOBR_ERROR_OUT_OF_MEMORY:
+      return "out_of_memory";
+    case PPOBR_ERROR_INTERNAL:
+      return "internal";
+    default:
+      return "unknown";
   }
 }
 
@@ -253,7 +267,8 @@ void ppobr_kl_adaptive_config_init(ppobr_kl_adaptive_config* config) {
   config->eps_max = d.eps_max;
 }
 
-ppobr_status ppobr_controller_create_ppobr(const ppobr_ppobr_config* config, ppobr_controller** out) {
+ppobr_status ppobr_controller_create_ppobr(const ppobr_ppobr_config* config,
+                                           ppobr_controller** out) {
   return guard([&]() -> ppobr_status {
     require(out, "out");
     *out = nullptr;
@@ -278,7 +293,8 @@ ppobr_status ppobr_controller_create_ppobr(const ppobr_ppobr_config* config, ppo
   });
 }
 
-ppobr_status ppobr_controller_create_kl_adaptive(const ppobr_kl_adaptive_config* config, ppobr_controller** out) {
+ppobr_status ppobr_controller_create_kl_adaptive(const ppobr_kl_adaptive_config* config,
+                                                 ppobr_controller** out) {
   return guard([&]() -> ppobr_status {
     require(out, "out");
     *out = nullptr;
@@ -304,8 +320,8 @@ ppobr_status ppobr_controller_create_constant(double eps, ppobr_controller** out
   });
 }
 
-ppobr_status ppobr_controller_create_linear_decay(double eps_start, double eps_end, int64_t total_updates,
-                                                  ppobr_controller** out) {
+ppobr_status ppobr_controller_create_linear_decay(double eps_start, double eps_end,
+                                                  int64_t total_updates, ppobr_controller** out) {
   return guard([&]() -> ppobr_status {
     require(out, "out");
     *out = nullptr;
@@ -350,13 +366,14 @@ void ppobr_observation_init(ppobr_observation* observation) {
   observation->kl = 0.0;
 }
 
-ppobr_status ppobr_controller_update(ppobr_controller* controller, const ppobr_observation* observation,
-                                     double* epsilon_out) {
+ppobr_status ppobr_controller_update(ppobr_controller* controller,
+                                     const ppobr_observation* observation, double* epsilon_out) {
   return guard([&]() -> ppobr_status {
     ppobr::Controller& c = controller_of(controller);
     require(observation, "observation");
     if (observation->num_episode_returns > 0 && observation->episode_returns == nullptr)
-      fail("episode_returns", "is NULL but num_episode_returns = " + std::to_string(observation->num_episode_returns));
+      fail("episode_returns",
+           "is NULL but num_episode_returns = " + std::to_string(observation->num_episode_returns));
     ppobr::Observation obs;
     if (observation->has_entropy) obs.entropy = observation->entropy;
     obs.episode_returns = observation->episode_returns;
@@ -377,17 +394,22 @@ ppobr_status ppobr_controller_epsilon(const ppobr_controller* controller, double
   });
 }
 
-ppobr_status ppobr_controller_diagnostics(ppobr_controller* controller, const char** names, double* values,
-                                          size_t capacity, size_t* count_out) {
-  return guard([&]() -> ppobr_status { return list_items(controller, true, names, values, capacity, count_out); });
+ppobr_status ppobr_controller_diagnostics(ppobr_controller* controller, const char** names,
+                                          double* values, size_t capacity, size_t* count_out) {
+  return guard([&]() -> ppobr_status {
+    return list_items(controller, true, names, values, capacity, count_out);
+  });
 }
 
-ppobr_status ppobr_controller_config_items(ppobr_controller* controller, const char** names, double* values,
-                                           size_t capacity, size_t* count_out) {
-  return guard([&]() -> ppobr_status { return list_items(controller, false, names, values, capacity, count_out); });
+ppobr_status ppobr_controller_config_items(ppobr_controller* controller, const char** names,
+                                           double* values, size_t capacity, size_t* count_out) {
+  return guard([&]() -> ppobr_status {
+    return list_items(controller, false, names, values, capacity, count_out);
+  });
 }
 
-ppobr_status ppobr_controller_diagnostic(const ppobr_controller* controller, const char* name, double* value_out) {
+ppobr_status ppobr_controller_diagnostic(const ppobr_controller* controller, const char* name,
+                                         double* value_out) {
   return guard([&]() -> ppobr_status {
     const ppobr::Controller& c = controller_of(controller);
     require(name, "name");
@@ -401,12 +423,13 @@ ppobr_status ppobr_controller_diagnostic(const ppobr_controller* controller, con
       }
       known += (known.empty() ? "" : ", ") + kv.first;
     }
-    fail("name", std::string("the ") + c.name() + " controller has no diagnostic '" + name + "'; it has: " + known);
+    fail("name", std::string("the ") + c.name() + " controller has no diagnostic '" + name +
+                     "'; it has: " + known);
   });
 }
 
-ppobr_status ppobr_controller_serialize(const ppobr_controller* controller, uint8_t* buffer, size_t capacity,
-                                        size_t* size_out) {
+ppobr_status ppobr_controller_serialize(const ppobr_controller* controller, uint8_t* buffer,
+                                        size_t capacity, size_t* size_out) {
   return guard([&]() -> ppobr_status {
     const ppobr::Controller& c = controller_of(controller);
     require(size_out, "size_out");
@@ -415,8 +438,8 @@ ppobr_status ppobr_controller_serialize(const ppobr_controller* controller, uint
     if (buffer == nullptr) return PPOBR_OK;
     if (capacity < bytes.size())
       return set_error(PPOBR_ERROR_BUFFER_TOO_SMALL, "capacity",
-                       ("capacity: " + std::to_string(capacity) + " bytes given, " + std::to_string(bytes.size()) +
-                        " needed")
+                       ("capacity: " + std::to_string(capacity) + " bytes given, " +
+                        std::to_string(bytes.size()) + " needed")
                            .c_str());
     if (!bytes.empty()) std::memcpy(buffer, bytes.data(), bytes.size());
     return PPOBR_OK;
@@ -427,7 +450,8 @@ ppobr_status ppobr_controller_restore(const uint8_t* data, size_t size, ppobr_co
   return guard([&]() -> ppobr_status {
     require(out, "out");
     *out = nullptr;
-    if (data == nullptr && size > 0) fail("state", "data is NULL but size = " + std::to_string(size));
+    if (data == nullptr && size > 0)
+      fail("state", "data is NULL but size = " + std::to_string(size));
     static const std::uint8_t kEmpty = 0;
     return emit(ppobr::deserialize_controller(data ? data : &kEmpty, data ? size : 0), out);
   });
@@ -470,9 +494,15 @@ ppobr_status ppobr_parse_aggregation(const char* name, int32_t* aggregation_out)
     require(aggregation_out, "aggregation_out");
     if (name == nullptr) fail("aggregation", "must not be NULL");
     switch (ppobr::parse_aggregation(name)) {
-      case ppobr::Aggregation::TokenMean: *aggregation_out = PPOBR_AGG_TOKEN_MEAN; break;
-      case ppobr::Aggregation::SeqMeanTokenMean: *aggregation_out = PPOBR_AGG_SEQ_MEAN_TOKEN_MEAN; break;
-      case ppobr::Aggregation::SeqMeanTokenSum: *aggregation_out = PPOBR_AGG_SEQ_MEAN_TOKEN_SUM; break;
+      case ppobr::Aggregation::TokenMean:
+        *aggregation_out = PPOBR_AGG_TOKEN_MEAN;
+        break;
+      case ppobr::Aggregation::SeqMeanTokenMean:
+        *aggregation_out = PPOBR_AGG_SEQ_MEAN_TOKEN_MEAN;
+        break;
+      case ppobr::Aggregation::SeqMeanTokenSum:
+        *aggregation_out = PPOBR_AGG_SEQ_MEAN_TOKEN_SUM;
+        break;
     }
     return PPOBR_OK;
   });
@@ -509,8 +539,9 @@ const char* ppobr_stat_name(int32_t stat) {
   return ppobr::kStatNames[static_cast<size_t>(stat)];
 }
 
-ppobr_status ppobr_clipped_surrogate(const ppobr_surrogate_inputs* inputs, const ppobr_surrogate_options* options,
-                                     void* grad, double* loss_out, ppobr_surrogate_stats* stats_out) {
+ppobr_status ppobr_clipped_surrogate(const ppobr_surrogate_inputs* inputs,
+                                     const ppobr_surrogate_options* options, void* grad,
+                                     double* loss_out, ppobr_surrogate_stats* stats_out) {
   return guard([&]() -> ppobr_status {
     require(inputs, "inputs");
     require(options, "options");
@@ -524,7 +555,8 @@ ppobr_status ppobr_clipped_surrogate(const ppobr_surrogate_inputs* inputs, const
     opt.dual_clip = options->dual_clip;
     opt.aggregation = aggregation_of(options->aggregation);
     if (options->num_threads < 0)
-      fail("num_threads", "must be >= 0 (0: automatic), got " + std::to_string(options->num_threads));
+      fail("num_threads",
+           "must be >= 0 (0: automatic), got " + std::to_string(options->num_threads));
     opt.num_threads = options->num_threads;
     if (inputs->dtype == PPOBR_FLOAT32)
       run_surrogate<float>(*inputs, opt, grad, loss_out, stats_out);
@@ -534,23 +566,26 @@ ppobr_status ppobr_clipped_surrogate(const ppobr_surrogate_inputs* inputs, const
   });
 }
 
-ppobr_status ppobr_categorical_logprob_entropy(int32_t dtype, const ppobr_view2d* logits, const int64_t* actions,
-                                               int64_t action_stride, void* logp_out, void* entropy_out,
+ppobr_status ppobr_categorical_logprob_entropy(int32_t dtype, const ppobr_view2d* logits,
+                                               const int64_t* actions, int64_t action_stride,
+                                               void* logp_out, void* entropy_out,
                                                int32_t num_threads) {
   return guard([&]() -> ppobr_status {
     check_dtype(dtype);
     require(logits, "logits");
     if (logits->data == nullptr) fail("logits", "is required (data is NULL)");
-    if (actions == nullptr && logp_out != nullptr) fail("actions", "is required to compute log-probabilities");
-    if (num_threads < 0) fail("num_threads", "must be >= 0 (0: automatic), got " + std::to_string(num_threads));
+    if (actions == nullptr && logp_out != nullptr)
+      fail("actions", "is required to compute log-probabilities");
+    if (num_threads < 0)
+      fail("num_threads", "must be >= 0 (0: automatic), got " + std::to_string(num_threads));
     if (dtype == PPOBR_FLOAT32)
       ppobr::categorical_logprob_entropy<float>(view_of<float>(*logits), actions, action_stride,
-                                                static_cast<float*>(logp_out), static_cast<float*>(entropy_out),
-                                                num_threads);
+                                                static_cast<float*>(logp_out),
+                                                static_cast<float*>(entropy_out), num_threads);
     else
       ppobr::categorical_logprob_entropy<double>(view_of<double>(*logits), actions, action_stride,
-                                                 static_cast<double*>(logp_out), static_cast<double*>(entropy_out),
-                                                 num_threads);
+                                                 static_cast<double*>(logp_out),
+                                                 static_cast<double*>(entropy_out), num_threads);
     return PPOBR_OK;
   });
 }

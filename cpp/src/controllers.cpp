@@ -82,7 +82,9 @@ namespace {
 
 constexpr std::int64_t kMaxWindow = 1000000;  // keeps the state (and its serialization) bounded
 
-[[noreturn]] void fail(const char* field, const std::string& message) { throw InvalidArgument(field, message); }
+[[noreturn]] void fail(const char* field, const std::string& message) {
+  throw InvalidArgument(field, message);
+}
 
 std::string num(double x) {
   char buf[64];
@@ -109,15 +111,18 @@ PsiMode parse_psi_mode(const char* name) {
     if (std::strcmp(name, "plateau") == 0) return PsiMode::Plateau;
     if (std::strcmp(name, "progress") == 0) return PsiMode::Progress;
   }
-  fail("psi_mode", std::string("unknown psi_mode '") + (name ? name : "(null)") +
-                       "'; expected 'plateau' (psi = 1 - tanh|z|, contract when returns stop moving) or "
-                       "'progress' (psi = clip(z, 0, 1), contract while returns rise)");
+  fail("psi_mode",
+       std::string("unknown psi_mode '") + (name ? name : "(null)") +
+           "'; expected 'plateau' (psi = 1 - tanh|z|, contract when returns stop moving) or "
+           "'progress' (psi = clip(z, 0, 1), contract while returns rise)");
 }
 
 const char* psi_mode_name(PsiMode m) noexcept {
   switch (m) {
-    case PsiMode::Plateau: return "plateau";
-    case PsiMode::Progress: return "progress";
+    case PsiMode::Plateau:
+      return "plateau";
+    case PsiMode::Progress:
+      return "progress";
   }
   return "unknown";
 }
@@ -125,28 +130,40 @@ const char* psi_mode_name(PsiMode m) noexcept {
 // ---------------------------------------------------------------------------------------------
 // PPO-BR
 
-double eps_min_of(const PPOBRConfig& c) noexcept { return c.eps_min ? *c.eps_min : c.eps0 * (1.0 - c.lambda2); }
-double eps_max_of(const PPOBRConfig& c) noexcept { return c.eps_max ? *c.eps_max : c.eps0 * (1.0 + c.lambda1); }
+double eps_min_of(const PPOBRConfig& c) noexcept {
+  return c.eps_min ? *c.eps_min : c.eps0 * (1.0 - c.lambda2);
+}
+double eps_max_of(const PPOBRConfig& c) noexcept {
+  return c.eps_max ? *c.eps_max : c.eps0 * (1.0 + c.lambda1);
+}
 
 void validate(const PPOBRConfig& c) {
   // PPO-BR scales eps0 (eps = eps0 * (...)): from 0 it could never move, so eps0 must be > 0
   // (a fixed clip range of 0 is ConstantController(eps=0)).
   if (!std::isfinite(c.eps0) || c.eps0 <= 0.0)
-    fail("eps0", "must be finite and > 0 (PPO-BR scales eps0, and a product with 0 stays 0; "
-                 "use ConstantController(eps=0) for a fixed clip range of 0), got " + num(c.eps0));
-  if (!std::isfinite(c.lambda1) || c.lambda1 < 0.0) fail("lambda1", "must be finite and >= 0, got " + num(c.lambda1));
-  if (!std::isfinite(c.lambda2) || c.lambda2 < 0.0) fail("lambda2", "must be finite and >= 0, got " + num(c.lambda2));
-  if (c.window < 2) fail("window", "the reward window must hold at least 2 returns, got " + std::to_string(c.window));
+    fail("eps0",
+         "must be finite and > 0 (PPO-BR scales eps0, and a product with 0 stays 0; "
+         "use ConstantController(eps=0) for a fixed clip range of 0), got " +
+             num(c.eps0));
+  if (!std::isfinite(c.lambda1) || c.lambda1 < 0.0)
+    fail("lambda1", "must be finite and >= 0, got " + num(c.lambda1));
+  if (!std::isfinite(c.lambda2) || c.lambda2 < 0.0)
+    fail("lambda2", "must be finite and >= 0, got " + num(c.lambda2));
+  if (c.window < 2)
+    fail("window",
+         "the reward window must hold at least 2 returns, got " + std::to_string(c.window));
   if (c.window > kMaxWindow)
-    fail("window", "the reward window may hold at most " + std::to_string(kMaxWindow) + " returns, got " +
-                       std::to_string(c.window));
+    fail("window", "the reward window may hold at most " + std::to_string(kMaxWindow) +
+                       " returns, got " + std::to_string(c.window));
   if (c.psi_mode != PsiMode::Plateau && c.psi_mode != PsiMode::Progress)
     fail("psi_mode", "unknown psi_mode value " + std::to_string(static_cast<int>(c.psi_mode)));
-  if (c.entropy_ref && !std::isfinite(*c.entropy_ref)) fail("entropy_ref", "must be finite, got " + num(*c.entropy_ref));
-  if (!std::isfinite(c.entropy_floor)) fail("entropy_floor", "must be finite, got " + num(c.entropy_floor));
+  if (c.entropy_ref && !std::isfinite(*c.entropy_ref))
+    fail("entropy_ref", "must be finite, got " + num(*c.entropy_ref));
+  if (!std::isfinite(c.entropy_floor))
+    fail("entropy_floor", "must be finite, got " + num(c.entropy_floor));
   if (c.entropy_ref && !(*c.entropy_ref > c.entropy_floor))
-    fail("entropy_ref", "entropy_ref (" + num(*c.entropy_ref) + ") must be greater than entropy_floor (" +
-                            num(c.entropy_floor) + ")");
+    fail("entropy_ref", "entropy_ref (" + num(*c.entropy_ref) +
+                            ") must be greater than entropy_floor (" + num(c.entropy_floor) + ")");
   if (c.eps_min && (!std::isfinite(*c.eps_min) || *c.eps_min < 0.0))
     fail("eps_min", "must be finite and >= 0, got " + num(*c.eps_min));
   if (c.eps_max && (!std::isfinite(*c.eps_max) || *c.eps_max <= 0.0))
@@ -161,7 +178,8 @@ void validate(const PPOBRConfig& c) {
   // epsilon starts at eps0 and stays there until the first accepted update, so eps0 must lie
   // within the bounds for epsilon to be in [eps_min, eps_max] at all times.
   if (c.eps0 < lo || c.eps0 > hi)
-    fail("eps0", "eps0 (" + num(c.eps0) + ") must lie in [eps_min, eps_max] = [" + num(lo) + ", " + num(hi) + "]");
+    fail("eps0", "eps0 (" + num(c.eps0) + ") must lie in [eps_min, eps_max] = [" + num(lo) + ", " +
+                     num(hi) + "]");
 }
 
 PPOBRState init(const PPOBRConfig& c) {
@@ -177,12 +195,15 @@ double update(const PPOBRConfig& c, PPOBRState& s, const Observation& obs) {
   // 0. Preconditions.
   validate(c);
   const std::int64_t k = c.window;
-  if (s.returns.size() != static_cast<std::size_t>(k) || s.count < 0 || s.count > k || s.head < 0 || s.head >= k)
+  if (s.returns.size() != static_cast<std::size_t>(k) || s.count < 0 || s.count > k || s.head < 0 ||
+      s.head >= k)
     fail("state", "the PPO-BR state does not match its config (ring buffer of size " +
-                      std::to_string(s.returns.size()) + ", head " + std::to_string(s.head) + ", count " +
-                      std::to_string(s.count) + ", window " + std::to_string(k) + "); create it with init(config)");
+                      std::to_string(s.returns.size()) + ", head " + std::to_string(s.head) +
+                      ", count " + std::to_string(s.count) + ", window " + std::to_string(k) +
+                      "); create it with init(config)");
   if (obs.num_episode_returns > 0 && obs.episode_returns == nullptr)
-    fail("episode_returns", "is null but num_episode_returns = " + std::to_string(obs.num_episode_returns));
+    fail("episode_returns",
+         "is null but num_episode_returns = " + std::to_string(obs.num_episode_returns));
 
   // 1. Entropy gate.
   if (!obs.entropy || !std::isfinite(*obs.entropy)) {
@@ -196,10 +217,13 @@ double update(const PPOBRConfig& c, PPOBRState& s, const Observation& obs) {
   if (!(href > c.entropy_floor))
     fail("entropy_ref",
          "the reference entropy H_ref = " + num(href) +
-             (c.entropy_ref || s.entropy_ref ? std::string() : std::string(" (the first entropy observed)")) +
+             (c.entropy_ref || s.entropy_ref ? std::string()
+                                             : std::string(" (the first entropy observed)")) +
              " is not above entropy_floor = " + num(c.entropy_floor) +
-             "; set entropy_ref and entropy_floor explicitly, e.g. entropy_ref = log(n_actions) for a "
-             "categorical policy (Gaussian policy entropies can be negative, so give a floor below them)");
+             "; set entropy_ref and entropy_floor explicitly, e.g. entropy_ref = log(n_actions) "
+             "for a "
+             "categorical policy (Gaussian policy entropies can be negative, so give a floor below "
+             "them)");
 
   // 3. Commit the finite returns to the ring buffer (nothing below can throw).
   for (std::size_t i = 0; i < obs.num_episode_returns; ++i) {
@@ -263,7 +287,8 @@ double update(const PPOBRConfig& c, PPOBRState& s, const Observation& obs) {
 
 void validate(const ConstantConfig& c) {
   // eps = 0 is a valid clip range (the ratio is clipped to exactly 1).
-  if (!std::isfinite(c.eps) || c.eps < 0.0) fail("eps", "must be finite and >= 0, got " + num(c.eps));
+  if (!std::isfinite(c.eps) || c.eps < 0.0)
+    fail("eps", "must be finite and >= 0, got " + num(c.eps));
 }
 
 ConstantState init(const ConstantConfig& c) {
@@ -288,8 +313,10 @@ void validate(const LinearDecayConfig& c) {
   // Both ends may be 0: the schedule interpolates, it does not scale.
   if (!std::isfinite(c.eps_start) || c.eps_start < 0.0)
     fail("eps_start", "must be finite and >= 0, got " + num(c.eps_start));
-  if (!std::isfinite(c.eps_end) || c.eps_end < 0.0) fail("eps_end", "must be finite and >= 0, got " + num(c.eps_end));
-  if (c.total_updates < 1) fail("total_updates", "must be >= 1, got " + std::to_string(c.total_updates));
+  if (!std::isfinite(c.eps_end) || c.eps_end < 0.0)
+    fail("eps_end", "must be finite and >= 0, got " + num(c.eps_end));
+  if (c.total_updates < 1)
+    fail("total_updates", "must be >= 1, got " + std::to_string(c.total_updates));
 }
 
 LinearDecayState init(const LinearDecayConfig& c) {
@@ -319,22 +346,28 @@ void validate(const KLAdaptiveConfig& c) {
   // The KL rule multiplies and divides eps by rate: from 0 it could never move, hence eps0 > 0
   // and eps_min > 0.
   if (!std::isfinite(c.eps0) || c.eps0 <= 0.0)
-    fail("eps0", "must be finite and > 0 (the KL-adaptive rule scales eps by rate, and a product "
-                 "with 0 stays 0), got " + num(c.eps0));
+    fail("eps0",
+         "must be finite and > 0 (the KL-adaptive rule scales eps by rate, and a product "
+         "with 0 stays 0), got " +
+             num(c.eps0));
   if (!std::isfinite(c.kl_target) || c.kl_target <= 0.0)
     fail("kl_target", "must be finite and > 0, got " + num(c.kl_target));
   if (!std::isfinite(c.tolerance) || c.tolerance <= 1.0)
     fail("tolerance", "must be finite and > 1, got " + num(c.tolerance));
-  if (!std::isfinite(c.rate) || c.rate <= 1.0) fail("rate", "must be finite and > 1, got " + num(c.rate));
+  if (!std::isfinite(c.rate) || c.rate <= 1.0)
+    fail("rate", "must be finite and > 1, got " + num(c.rate));
   if (!std::isfinite(c.eps_min) || c.eps_min <= 0.0)
-    fail("eps_min", "must be finite and > 0 (the KL-adaptive rule scales eps by rate, and a "
-                    "product with 0 stays 0), got " + num(c.eps_min));
-  if (!std::isfinite(c.eps_max) || c.eps_max <= 0.0) fail("eps_max", "must be finite and > 0, got " + num(c.eps_max));
+    fail("eps_min",
+         "must be finite and > 0 (the KL-adaptive rule scales eps by rate, and a "
+         "product with 0 stays 0), got " +
+             num(c.eps_min));
+  if (!std::isfinite(c.eps_max) || c.eps_max <= 0.0)
+    fail("eps_max", "must be finite and > 0, got " + num(c.eps_max));
   if (c.eps_min > c.eps_max)
     fail("eps_min", "eps_min (" + num(c.eps_min) + ") must be <= eps_max (" + num(c.eps_max) + ")");
   if (c.eps0 < c.eps_min || c.eps0 > c.eps_max)
-    fail("eps0", "eps0 (" + num(c.eps0) + ") must lie in [eps_min, eps_max] = [" + num(c.eps_min) + ", " +
-                     num(c.eps_max) + "]");
+    fail("eps0", "eps0 (" + num(c.eps0) + ") must lie in [eps_min, eps_max] = [" + num(c.eps_min) +
+                     ", " + num(c.eps_max) + "]");
 }
 
 KLAdaptiveState init(const KLAdaptiveConfig& c) {
@@ -349,7 +382,9 @@ KLAdaptiveState init(const KLAdaptiveConfig& c) {
 double update(const KLAdaptiveConfig& c, KLAdaptiveState& s, const Observation& obs) {
   validate(c);
   if (!obs.kl)
-    fail("kl", "the KL-adaptive controller needs the measured KL of the last policy update (Observation::kl)");
+    fail("kl",
+         "the KL-adaptive controller needs the measured KL of the last policy update "
+         "(Observation::kl)");
   const double kl = *obs.kl;
   if (!std::isfinite(kl)) {
     count_one(s.rejected_kl);
@@ -382,11 +417,16 @@ double opt(const std::optional<double>& v) noexcept { return v ? *v : kNaN; }
 double d(std::int64_t v) noexcept { return static_cast<double>(v); }
 
 Diagnostics diagnostics_of(const PPOBRConfig&, const PPOBRState& s) {
-  return {{"epsilon", s.epsilon},          {"phi", s.last_phi},
-          {"psi", s.last_psi},             {"entropy", s.last_entropy},
-          {"z", s.last_z},                 {"entropy_ref", opt(s.entropy_ref)},
-          {"num_returns", d(s.count)},     {"updates", d(s.updates)},
-          {"rejected_entropy", d(s.rejected_entropy)}, {"dropped_returns", d(s.dropped_returns)}};
+  return {{"epsilon", s.epsilon},
+          {"phi", s.last_phi},
+          {"psi", s.last_psi},
+          {"entropy", s.last_entropy},
+          {"z", s.last_z},
+          {"entropy_ref", opt(s.entropy_ref)},
+          {"num_returns", d(s.count)},
+          {"updates", d(s.updates)},
+          {"rejected_entropy", d(s.rejected_entropy)},
+          {"dropped_returns", d(s.dropped_returns)}};
 }
 Diagnostics diagnostics_of(const ConstantConfig&, const ConstantState& s) {
   return {{"epsilon", s.epsilon}, {"updates", d(s.updates)}};
@@ -395,7 +435,10 @@ Diagnostics diagnostics_of(const LinearDecayConfig&, const LinearDecayState& s) 
   return {{"epsilon", s.epsilon}, {"updates", d(s.updates)}};
 }
 Diagnostics diagnostics_of(const KLAdaptiveConfig&, const KLAdaptiveState& s) {
-  return {{"epsilon", s.epsilon}, {"updates", d(s.updates)}, {"kl", s.last_kl}, {"rejected_kl", d(s.rejected_kl)}};
+  return {{"epsilon", s.epsilon},
+          {"updates", d(s.updates)},
+          {"kl", s.last_kl},
+          {"rejected_kl", d(s.rejected_kl)}};
 }
 
 Diagnostics config_items_of(const PPOBRConfig& c) {
@@ -413,11 +456,12 @@ Diagnostics config_items_of(const PPOBRConfig& c) {
 }
 Diagnostics config_items_of(const ConstantConfig& c) { return {{"eps", c.eps}}; }
 Diagnostics config_items_of(const LinearDecayConfig& c) {
-  return {{"eps_start", c.eps_start}, {"eps_end", c.eps_end}, {"total_updates", d(c.total_updates)}};
+  return {
+      {"eps_start", c.eps_start}, {"eps_end", c.eps_end}, {"total_updates", d(c.total_updates)}};
 }
 Diagnostics config_items_of(const KLAdaptiveConfig& c) {
-  return {{"eps0", c.eps0},           {"kl_target", c.kl_target}, {"tolerance", c.tolerance},
-          {"rate", c.rate},           {"eps_min", c.eps_min},     {"eps_max", c.eps_max}};
+  return {{"eps0", c.eps0}, {"kl_target", c.kl_target}, {"tolerance", c.tolerance},
+          {"rate", c.rate}, {"eps_min", c.eps_min},     {"eps_max", c.eps_max}};
 }
 
 }  // namespace

@@ -44,7 +44,8 @@ namespace {
 
 #if !PPOBR_HAVE_VECTOR_EXT
 namespace isa_scalar {
-template <class T> using Ops = simd_scalar::Ops<T>;
+template <class T>
+using Ops = simd_scalar::Ops<T>;
 #include "kernel_exp.hpp"
 #include "kernel_categorical.hpp"
 }  // namespace isa_scalar
@@ -52,7 +53,8 @@ template <class T> using Ops = simd_scalar::Ops<T>;
 
 #if PPOBR_HAVE_VECTOR_EXT
 namespace isa_vector {
-template <class T> using Ops = simd_vec::Ops<T>;
+template <class T>
+using Ops = simd_vec::Ops<T>;
 #include "kernel_exp.hpp"
 #include "kernel_categorical.hpp"
 }  // namespace isa_vector
@@ -61,7 +63,8 @@ template <class T> using Ops = simd_vec::Ops<T>;
 #if PPOBR_HAVE_AVX2_CLONE
 PPOBR_AVX2_REGION_BEGIN
 namespace isa_avx2 {
-template <class T> using Ops = simd_avx2::Ops<T>;
+template <class T>
+using Ops = simd_avx2::Ops<T>;
 #include "kernel_exp.hpp"
 #include "kernel_categorical.hpp"
 }  // namespace isa_avx2
@@ -75,12 +78,15 @@ template <class T>
 RowFn<T> row_kernel(Isa isa) noexcept {
   switch (isa) {
 #if PPOBR_HAVE_AVX2_CLONE
-    case Isa::Avx2: return &isa_avx2::softmax_row<T>;
+    case Isa::Avx2:
+      return &isa_avx2::softmax_row<T>;
 #endif
 #if PPOBR_HAVE_VECTOR_EXT
-    default: return &isa_vector::softmax_row<T>;
+    default:
+      return &isa_vector::softmax_row<T>;
 #else
-    default: return &isa_scalar::softmax_row<T>;
+    default:
+      return &isa_scalar::softmax_row<T>;
 #endif
   }
 }

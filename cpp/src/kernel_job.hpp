@@ -30,13 +30,13 @@ template <class T>
 struct Job {
   // inputs (logp_new, logp_old, advantages, entropy, mask); entropy/mask data may be null
   View2D<T> in[5];
-  bool flat[5];     // element (r, c) at data[r * cols + c]
+  bool flat[5];  // element (r, c) at data[r * cols + c]
   std::int64_t rows, cols, n;
-  T* grad;          // contiguous output or null
-  bool prefetch;    // prefetch the next micro-block (batches too large to stay in cache)
-  T lo, hi;         // 1 - eps_low, 1 + eps_high (rounded to T)
-  T dual;           // dual-clip constant c (> 1); 0 when off
-  T gneg;           // gradient constant: grad_i = gneg * factor_i * w_i * A_i * r_i (selected)
+  T* grad;        // contiguous output or null
+  bool prefetch;  // prefetch the next micro-block (batches too large to stay in cache)
+  T lo, hi;       // 1 - eps_low, 1 + eps_high (rounded to T)
+  T dual;         // dual-clip constant c (> 1); 0 when off
+  T gneg;         // gradient constant: grad_i = gneg * factor_i * w_i * A_i * r_i (selected)
   FactorMode factor_mode;
   const T* row_factor;          // FactorMode::Rows: [rows]
   const T* seg_factor;          // FactorMode::Segments: [num_segments]

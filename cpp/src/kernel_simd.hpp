@@ -79,11 +79,13 @@ enum ExpMode : int { kExpK0 = 0, kExpFast = 1, kExpSafe = 2 };
 // Reducing by 2 ln2 rather than ln2 costs two more polynomial terms but makes k == 0 (no
 // reduction, no scaling: the cheap kExpK0 variant) cover |x| < ln2, i.e. ratios in
 // [0.5, 2]: nearly every sample of a PPO batch.
-template <class T> struct ExpConsts;
-template <> struct ExpConsts<float> {
+template <class T>
+struct ExpConsts;
+template <>
+struct ExpConsts<float> {
   static constexpr float log2e_half = 0.721347520444481703680f;  // 1 / (2 ln2)
-  static constexpr float magic = 12582912.0f;            // 1.5 * 2^23: rounds to an integer
-  static constexpr float ln2x2_hi = 1.38671875f;         // 2 ln2, 9 significant bits: k*hi exact
+  static constexpr float magic = 12582912.0f;                    // 1.5 * 2^23: rounds to an integer
+  static constexpr float ln2x2_hi = 1.38671875f;  // 2 ln2, 9 significant bits: k*hi exact
   static constexpr float ln2x2_lo = -4.24388880e-4f;
   static constexpr int kMantBits = 23;
   static constexpr int kBias = 127;
@@ -95,14 +97,18 @@ template <> struct ExpConsts<float> {
   static constexpr float clamp_min = -104.0f;
   static constexpr float clamp_max = 89.0f;
   static constexpr int kDeg = 6;
-  static constexpr float q[kDeg + 1] = {
-      0.00002503434449348616742f, 0.0002007423909655168945f, 0.001388832898151127218f,
-      0.008332772763303949854f,   0.04166667003080942848f,   0.1666667003509608836f,
-      0.5f};
+  static constexpr float q[kDeg + 1] = {0.00002503434449348616742f,
+                                        0.0002007423909655168945f,
+                                        0.001388832898151127218f,
+                                        0.008332772763303949854f,
+                                        0.04166667003080942848f,
+                                        0.1666667003509608836f,
+                                        0.5f};
 };
-template <> struct ExpConsts<double> {
+template <>
+struct ExpConsts<double> {
   static constexpr double log2e_half = 0.72134752044448170368;
-  static constexpr double magic = 6755399441055744.0;    // 1.5 * 2^52
+  static constexpr double magic = 6755399441055744.0;  // 1.5 * 2^52
   // 2 ln2 split like fdlibm's ln2 (32 significant bits in hi: k*hi exact)
   static constexpr double ln2x2_hi = 1.38629436073824763298;
   static constexpr double ln2x2_lo = 3.81642985854117540004e-10;
@@ -116,17 +122,22 @@ template <> struct ExpConsts<double> {
   static constexpr double clamp_max = 710.0;
   static constexpr int kDeg = 11;
   static constexpr double q[kDeg + 1] = {
-      1.616963275179423687269907e-10, 2.104271368161005116533938e-9,
-      2.505151000145646921157365e-8,  2.755642112324887118863492e-7,
-      2.755732071545041719078661e-6,  2.480158954024148535397306e-5,
-      1.984126983958991947234919e-4,  1.388888888636727659320305e-3,
-      8.333333333334025241155805e-3,  4.166666666667705258289622e-2,
-      1.666666666666666620494813e-1,  4.999999999999999306932872e-1};
+      1.616963275179423687269907e-10, 2.104271368161005116533938e-9, 2.505151000145646921157365e-8,
+      2.755642112324887118863492e-7,  2.755732071545041719078661e-6, 2.480158954024148535397306e-5,
+      1.984126983958991947234919e-4,  1.388888888636727659320305e-3, 8.333333333334025241155805e-3,
+      4.166666666667705258289622e-2,  1.666666666666666620494813e-1, 4.999999999999999306932872e-1};
 };
 
-template <class T> struct IntOf;
-template <> struct IntOf<float> { using type = std::int32_t; };
-template <> struct IntOf<double> { using type = std::int64_t; };
+template <class T>
+struct IntOf;
+template <>
+struct IntOf<float> {
+  using type = std::int32_t;
+};
+template <>
+struct IntOf<double> {
+  using type = std::int64_t;
+};
 
 // ---------------------------------------------------------------------------------------------
 namespace simd_scalar {
@@ -169,8 +180,16 @@ struct Ops {
   static PPOBR_INLINE C cadd(C a, C b) { return a + b; }
   static PPOBR_INLINE std::int64_t count_sum(C c) { return c; }
 
-  static PPOBR_INLINE I bits(V v) { I i; std::memcpy(&i, &v, sizeof i); return i; }
-  static PPOBR_INLINE V from_bits(I i) { V v; std::memcpy(&v, &i, sizeof v); return v; }
+  static PPOBR_INLINE I bits(V v) {
+    I i;
+    std::memcpy(&i, &v, sizeof i);
+    return i;
+  }
+  static PPOBR_INLINE V from_bits(I i) {
+    V v;
+    std::memcpy(&v, &i, sizeof v);
+    return v;
+  }
   // t = magic + k (k an integer): r0 * 4^k by adding 2k to the exponent field (the low bits of
   // magic are 0, so the shift leaves exactly 2k << mant)
   static PPOBR_INLINE V scale_fast(V r0, V t) {
@@ -182,8 +201,8 @@ struct Ops {
   static PPOBR_INLINE V scale_safe(V r0, V t) {
     using U = std::make_unsigned_t<I>;
     const I k = bits(t) - bits(V(ExpConsts<T>::magic));
-    const V s = from_bits(static_cast<I>(static_cast<U>(k + ExpConsts<T>::kBias)
-                                         << ExpConsts<T>::kMantBits));
+    const V s = from_bits(
+        static_cast<I>(static_cast<U>(k + ExpConsts<T>::kBias) << ExpConsts<T>::kMantBits));
     return (r0 * s) * s;
   }
   static PPOBR_INLINE void acc4(V v, double* a) { a[0] += static_cast<double>(v); }
@@ -207,9 +226,18 @@ typedef double vd2 __attribute__((vector_size(16)));
 typedef std::int64_t vl2 __attribute__((vector_size(16)));
 typedef double vd4 __attribute__((vector_size(32)));
 
-template <class T> struct VecOf;
-template <> struct VecOf<float> { using V = vf4; using I = vi4; };
-template <> struct VecOf<double> { using V = vd2; using I = vl2; };
+template <class T>
+struct VecOf;
+template <>
+struct VecOf<float> {
+  using V = vf4;
+  using I = vi4;
+};
+template <>
+struct VecOf<double> {
+  using V = vd2;
+  using I = vl2;
+};
 
 template <class T>
 struct Ops {
@@ -220,7 +248,11 @@ struct Ops {
   using S = typename IntOf<T>::type;
   static constexpr int L = static_cast<int>(16 / sizeof(T));
 
-  static PPOBR_INLINE V load(const T* p) { V v; std::memcpy(&v, p, sizeof v); return v; }
+  static PPOBR_INLINE V load(const T* p) {
+    V v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
   static PPOBR_INLINE M first(int k) {
     M m;
     for (int i = 0; i < L; ++i) m[i] = i < k ? -1 : 0;
@@ -317,7 +349,8 @@ namespace simd_avx2 {
 
 #define PPOBR_AVX2 static inline __attribute__((always_inline, target("avx2,fma")))
 
-template <class T> struct Ops;
+template <class T>
+struct Ops;
 
 template <>
 struct Ops<float> {
@@ -352,8 +385,8 @@ struct Ops<float> {
   }
   PPOBR_AVX2 M neg(V a) {
     const __m256i s = _mm256_set1_epi32(static_cast<int>(0x80000000u));
-    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_xor_si256(_mm256_castps_si256(a), s),
-                                                  _mm256_setzero_si256()));
+    return _mm256_castsi256_ps(
+        _mm256_cmpgt_epi32(_mm256_xor_si256(_mm256_castps_si256(a), s), _mm256_setzero_si256()));
   }
   PPOBR_AVX2 M kzero(V t) {
     return _mm256_castsi256_ps(_mm256_cmpeq_epi32(
@@ -451,8 +484,8 @@ struct Ops<double> {
   }
   PPOBR_AVX2 M neg(V a) {
     const __m256i s = _mm256_set1_epi64x(static_cast<long long>(0x8000000000000000ull));
-    return _mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_xor_si256(_mm256_castpd_si256(a), s),
-                                                  _mm256_setzero_si256()));
+    return _mm256_castsi256_pd(
+        _mm256_cmpgt_epi64(_mm256_xor_si256(_mm256_castpd_si256(a), s), _mm256_setzero_si256()));
   }
   PPOBR_AVX2 M kzero(V t) {
     return _mm256_castsi256_pd(_mm256_cmpeq_epi64(
@@ -481,8 +514,7 @@ struct Ops<double> {
   PPOBR_AVX2 V scale_safe(V r0, V t) {
     __m256i k = _mm256_sub_epi64(_mm256_castpd_si256(t),
                                  _mm256_castpd_si256(_mm256_set1_pd(ExpConsts<double>::magic)));
-    V s = _mm256_castsi256_pd(
-        _mm256_slli_epi64(_mm256_add_epi64(k, _mm256_set1_epi64x(1023)), 52));
+    V s = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(k, _mm256_set1_epi64x(1023)), 52));
     return _mm256_mul_pd(_mm256_mul_pd(r0, s), s);
   }
   PPOBR_AVX2 void acc4(V v, double* a) {

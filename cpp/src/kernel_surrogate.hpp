@@ -62,7 +62,7 @@ struct MicroOut {
   typename Ops<T>::V s[kNumSums];
   typename Ops<T>::C cnt[4];  // unweighted counts: clip, low, high, dual
   typename Ops<T>::V dmin, dmax;
-  bool k0[kChunks];           // chunk c has |d| <= k0_max (for the exp's d, see above)
+  bool k0[kChunks];  // chunk c has |d| <= k0_max (for the exp's d, see above)
 };
 
 // d of vector j as the exp sees it
@@ -80,8 +80,8 @@ PPOBR_INLINE typename Ops<T>::V load_d(const T* lpn, const T* lpo, const T* msk,
 
 // d pass
 template <class T, bool kMask, bool kPf>
-PPOBR_NOINLINE void d_pass(const T* lpn, const T* lpo, const T* msk, std::int64_t n,
-                           MicroOut<T>& o, const Prefetch& pf) {
+PPOBR_NOINLINE void d_pass(const T* lpn, const T* lpo, const T* msk, std::int64_t n, MicroOut<T>& o,
+                           const Prefetch& pf) {
   using O = Ops<T>;
   using V = typename O::V;
   constexpr int L = O::L;
@@ -141,8 +141,8 @@ PPOBR_NOINLINE void d_pass(const T* lpn, const T* lpo, const T* msk, std::int64_
 // vector j + L is issued with the rest of vector j.
 template <class T, bool kMask, int kMode, bool kPf>
 PPOBR_INLINE void exp_range(const T* lpn, const T* lpo, const T* msk, T* rbuf, std::int64_t j0,
-                            std::int64_t j1, typename Ops<T>::V& s_k3a,
-                            typename Ops<T>::V& s_k3b, const Prefetch& pf) {
+                            std::int64_t j1, typename Ops<T>::V& s_k3a, typename Ops<T>::V& s_k3b,
+                            const Prefetch& pf) {
   using O = Ops<T>;
   using V = typename O::V;
   constexpr int L = O::L;
@@ -355,9 +355,9 @@ struct BlockState {
 // One micro-block (n a multiple of the lane count, n <= kMicro): the four passes, folded into
 // the block state.
 template <class T, bool kMask, bool kEnt, bool kFactor, bool kDual, bool kPf>
-PPOBR_INLINE void micro_fold(const T* lpn, const T* lpo, const T* adv, const T* ent,
-                             const T* msk, const T* fac, T* grad, std::int64_t n,
-                             const Job<T>& job, BlockState<T>& st, const Prefetch& pf) {
+PPOBR_INLINE void micro_fold(const T* lpn, const T* lpo, const T* adv, const T* ent, const T* msk,
+                             const T* fac, T* grad, std::int64_t n, const Job<T>& job,
+                             BlockState<T>& st, const Prefetch& pf) {
   using O = Ops<T>;
   using K = ExpConsts<T>;
   MicroOut<T> o;
@@ -513,22 +513,38 @@ void run_block(const Job<T>& job, std::int64_t b, BlockResult& out) {
   const int v = (job.in[3].data != nullptr ? 4 : 0) +
                 (job.factor_mode != FactorMode::None ? 2 : 0) + (job.dual > T(0) ? 1 : 0);
   switch (v) {
-    case 0: run_block_t<T, false, false, false>(job, b, out); break;
-    case 1: run_block_t<T, false, false, true>(job, b, out); break;
-    case 2: run_block_t<T, false, true, false>(job, b, out); break;
-    case 3: run_block_t<T, false, true, true>(job, b, out); break;
-    case 4: run_block_t<T, true, false, false>(job, b, out); break;
-    case 5: run_block_t<T, true, false, true>(job, b, out); break;
-    case 6: run_block_t<T, true, true, false>(job, b, out); break;
-    default: run_block_t<T, true, true, true>(job, b, out); break;
+    case 0:
+      run_block_t<T, false, false, false>(job, b, out);
+      break;
+    case 1:
+      run_block_t<T, false, false, true>(job, b, out);
+      break;
+    case 2:
+      run_block_t<T, false, true, false>(job, b, out);
+      break;
+    case 3:
+      run_block_t<T, false, true, true>(job, b, out);
+      break;
+    case 4:
+      run_block_t<T, true, false, false>(job, b, out);
+      break;
+    case 5:
+      run_block_t<T, true, false, true>(job, b, out);
+      break;
+    case 6:
+      run_block_t<T, true, true, false>(job, b, out);
+      break;
+    default:
+      run_block_t<T, true, true, true>(job, b, out);
+      break;
   }
 }
 
 // Mask pre-pass over the flattened range [i0, i1): sum of weights (in double lanes, fixed
 // order) and the minimum weight. NaN or Inf anywhere makes the sum non-finite.
 template <class T>
-void mask_range(const View2D<T>& mask, bool flat, std::int64_t i0, std::int64_t i1,
-                double& sum, double& minw) {
+void mask_range(const View2D<T>& mask, bool flat, std::int64_t i0, std::int64_t i1, double& sum,
+                double& minw) {
   using O = Ops<T>;
   using V = typename O::V;
   using D = typename O::D;

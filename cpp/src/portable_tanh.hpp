@@ -66,9 +66,13 @@ inline double portable_expm1(double x) noexcept {
   if (hx > 0x3fd62e42u) {                                // |x| > 0.5 ln2
     if (hx < 0x3FF0A2B2u) {                              // and |x| < 1.5 ln2
       if (xsb == 0) {
-        hi = x - ln2_hi; lo = ln2_lo; k = 1;
+        hi = x - ln2_hi;
+        lo = ln2_lo;
+        k = 1;
       } else {
-        hi = x + ln2_hi; lo = -ln2_lo; k = -1;
+        hi = x + ln2_hi;
+        lo = -ln2_lo;
+        k = -1;
       }
     } else {
       k = static_cast<std::int32_t>(invln2 * x + ((xsb == 0) ? 0.5 : -0.5));
@@ -121,9 +125,9 @@ inline double portable_tanh(double x) noexcept {
   const std::int32_t ix = jx & 0x7fffffff;
   double t, z;
   if (ix >= 0x7ff00000) return jx >= 0 ? one / x + one : one / x - one;  // +-inf -> +-1, NaN
-  if (ix < 0x40360000) {                                                   // |x| < 22
-    if (ix < 0x3c800000) return x * (one + x);                             // |x| < 2**-55
-    if (ix >= 0x3ff00000) {                                                // |x| >= 1
+  if (ix < 0x40360000) {                                                 // |x| < 22
+    if (ix < 0x3c800000) return x * (one + x);                           // |x| < 2**-55
+    if (ix >= 0x3ff00000) {                                              // |x| >= 1
       t = portable_expm1(two * (x < 0 ? -x : x));
       z = one - two / (t + two);
     } else {

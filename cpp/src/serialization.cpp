@@ -185,7 +185,8 @@ std::unique_ptr<Controller> read_ppobr(Reader& r) {
   check_counter(s.updates, "updates");
   check_counter(s.rejected_entropy, "rejected_entropy");
   check_counter(s.dropped_returns, "dropped_returns");
-  if (s.count < 0 || s.count > k) bad("count " + std::to_string(s.count) + " is outside [0, window]");
+  if (s.count < 0 || s.count > k)
+    bad("count " + std::to_string(s.count) + " is outside [0, window]");
   if (s.head < 0 || s.head >= k) bad("head " + std::to_string(s.head) + " is outside [0, window)");
   if (s.count < k && s.head != s.count) bad("head != count while the ring buffer is not full");
   if (s.count > 0 && s.updates == 0) bad("returns are held but no update was accepted");
@@ -262,8 +263,10 @@ std::unique_ptr<Controller> read_kl_adaptive(Reader& r) {
   check_counter(s.rejected_kl, "rejected_kl");
   check_finite(s.epsilon, "epsilon");
   check_finite(s.last_kl, "last kl");
-  if (s.updates == 0 && s.epsilon != c.eps0) bad("epsilon != eps0 before the first accepted update");
-  if (!(s.epsilon >= c.eps_min && s.epsilon <= c.eps_max)) bad("epsilon is outside [eps_min, eps_max]");
+  if (s.updates == 0 && s.epsilon != c.eps0)
+    bad("epsilon != eps0 before the first accepted update");
+  if (!(s.epsilon >= c.eps_min && s.epsilon <= c.eps_max))
+    bad("epsilon is outside [eps_min, eps_max]");
   return std::make_unique<KLAdaptiveController>(c, s);
 }
 
@@ -282,15 +285,20 @@ std::vector<std::uint8_t> BasicController<Config, State>::serialize() const {
 }
 
 template std::vector<std::uint8_t> BasicController<PPOBRConfig, PPOBRState>::serialize() const;
-template std::vector<std::uint8_t> BasicController<ConstantConfig, ConstantState>::serialize() const;
-template std::vector<std::uint8_t> BasicController<LinearDecayConfig, LinearDecayState>::serialize() const;
-template std::vector<std::uint8_t> BasicController<KLAdaptiveConfig, KLAdaptiveState>::serialize() const;
+template std::vector<std::uint8_t> BasicController<ConstantConfig, ConstantState>::serialize()
+    const;
+template std::vector<std::uint8_t> BasicController<LinearDecayConfig, LinearDecayState>::serialize()
+    const;
+template std::vector<std::uint8_t> BasicController<KLAdaptiveConfig, KLAdaptiveState>::serialize()
+    const;
 
 std::unique_ptr<Controller> deserialize_controller(const std::uint8_t* data, std::size_t size) {
   if (data == nullptr && size > 0) bad("null data with a non-zero size");
   if (size < kHeaderSize + kChecksumSize)
-    bad("only " + std::to_string(size) + " bytes, too short to be a serialized controller (truncated?)");
-  if (std::memcmp(data, kMagic, sizeof kMagic) != 0) bad("bad magic bytes; not a serialized ppobr controller");
+    bad("only " + std::to_string(size) +
+        " bytes, too short to be a serialized controller (truncated?)");
+  if (std::memcmp(data, kMagic, sizeof kMagic) != 0)
+    bad("bad magic bytes; not a serialized ppobr controller");
   const std::size_t body = size - kChecksumSize;
   Reader tail(data + body, kChecksumSize);
   if (tail.u64("checksum") != byte_io::fnv1a64(data, body))
@@ -306,11 +314,20 @@ std::unique_ptr<Controller> deserialize_controller(const std::uint8_t* data, std
   const std::uint32_t tag = r.u32("type");
   std::unique_ptr<Controller> out;
   switch (tag) {
-    case kPPOBR: out = read_ppobr(r); break;
-    case kConstant: out = read_constant(r); break;
-    case kLinearDecay: out = read_linear_decay(r); break;
-    case kKLAdaptive: out = read_kl_adaptive(r); break;
-    default: bad("unknown controller type " + std::to_string(tag));
+    case kPPOBR:
+      out = read_ppobr(r);
+      break;
+    case kConstant:
+      out = read_constant(r);
+      break;
+    case kLinearDecay:
+      out = read_linear_decay(r);
+      break;
+    case kKLAdaptive:
+      out = read_kl_adaptive(r);
+      break;
+    default:
+      bad("unknown controller type " + std::to_string(tag));
   }
   if (r.remaining() != 0) bad(std::to_string(r.remaining()) + " unexpected trailing bytes");
   return out;

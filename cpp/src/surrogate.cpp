@@ -16,8 +16,8 @@
 // - Checks, in this order: presence and shape (logp_new, logp_old, advantages, entropy, mask),
 //   empty batch ("logp_new"), options (eps_low, eps_high, dual_clip, aggregation,
 //   num_threads), batch_ndim and segment_ids (static), then data: mask values (negative /
-//   NaN / Inf / all zero -> "mask") and segment id range ("segment_ids"), and last NaN/Inf in logp_new,
-//   logp_old, advantages, entropy (the first input in that order that has one is named).
+//   NaN / Inf / all zero -> "mask") and segment id range ("segment_ids"), and last NaN/Inf in
+//   logp_new, logp_old, advantages, entropy (the first input in that order that has one is named).
 // - segment_ids are read only for the Seq* aggregations; with TokenMean they are ignored
 //   (not read, not validated). For Seq* they are required for a 1-D batch (else it would
 //   silently be one sequence, i.e. token-mean), must be absent when rows > 1 (the rows are
@@ -71,17 +71,20 @@ Aggregation parse_aggregation(const char* name) {
     if (std::strcmp(name, "seq-mean-token-mean") == 0) return Aggregation::SeqMeanTokenMean;
     if (std::strcmp(name, "seq-mean-token-sum") == 0) return Aggregation::SeqMeanTokenSum;
   }
-  throw InvalidArgument("aggregation",
-                        std::string("unknown aggregation '") + (name ? name : "(null)") +
-                            "'; expected 'token-mean', 'seq-mean-token-mean' or "
-                            "'seq-mean-token-sum'");
+  throw InvalidArgument("aggregation", std::string("unknown aggregation '") +
+                                           (name ? name : "(null)") +
+                                           "'; expected 'token-mean', 'seq-mean-token-mean' or "
+                                           "'seq-mean-token-sum'");
 }
 
 const char* aggregation_name(Aggregation a) noexcept {
   switch (a) {
-    case Aggregation::TokenMean: return "token-mean";
-    case Aggregation::SeqMeanTokenMean: return "seq-mean-token-mean";
-    case Aggregation::SeqMeanTokenSum: return "seq-mean-token-sum";
+    case Aggregation::TokenMean:
+      return "token-mean";
+    case Aggregation::SeqMeanTokenMean:
+      return "seq-mean-token-mean";
+    case Aggregation::SeqMeanTokenSum:
+      return "seq-mean-token-sum";
   }
   return "unknown";
 }

@@ -25,7 +25,8 @@ namespace {
 // Clang always have the 16-byte vector copy).
 #if !PPOBR_HAVE_VECTOR_EXT
 namespace isa_scalar {
-template <class T> using Ops = simd_scalar::Ops<T>;
+template <class T>
+using Ops = simd_scalar::Ops<T>;
 #include "kernel_exp.hpp"
 #include "kernel_surrogate.hpp"
 }  // namespace isa_scalar
@@ -33,7 +34,8 @@ template <class T> using Ops = simd_scalar::Ops<T>;
 
 #if PPOBR_HAVE_VECTOR_EXT
 namespace isa_vector {
-template <class T> using Ops = simd_vec::Ops<T>;
+template <class T>
+using Ops = simd_vec::Ops<T>;
 #include "kernel_exp.hpp"
 #include "kernel_surrogate.hpp"
 }  // namespace isa_vector
@@ -42,7 +44,8 @@ template <class T> using Ops = simd_vec::Ops<T>;
 #if PPOBR_HAVE_AVX2_CLONE
 PPOBR_AVX2_REGION_BEGIN
 namespace isa_avx2 {
-template <class T> using Ops = simd_avx2::Ops<T>;
+template <class T>
+using Ops = simd_avx2::Ops<T>;
 #include "kernel_exp.hpp"
 #include "kernel_surrogate.hpp"
 }  // namespace isa_avx2
@@ -76,9 +79,12 @@ Isa best_isa() noexcept {
 
 bool isa_supported(Isa isa) noexcept {
   switch (isa) {
-    case Isa::Scalar: return PPOBR_HAVE_VECTOR_EXT == 0;
-    case Isa::Vector: return PPOBR_HAVE_VECTOR_EXT != 0;
-    case Isa::Avx2: return best_isa() == Isa::Avx2;
+    case Isa::Scalar:
+      return PPOBR_HAVE_VECTOR_EXT == 0;
+    case Isa::Vector:
+      return PPOBR_HAVE_VECTOR_EXT != 0;
+    case Isa::Avx2:
+      return best_isa() == Isa::Avx2;
   }
   return false;
 }
@@ -96,9 +102,12 @@ void force_isa(int isa) noexcept {
 
 template <class T, class F>
 void exp_modes(F&& f, ExpMode mode) {
-  if (mode == kExpK0) f(std::integral_constant<int, kExpK0>{});
-  else if (mode == kExpFast) f(std::integral_constant<int, kExpFast>{});
-  else f(std::integral_constant<int, kExpSafe>{});
+  if (mode == kExpK0)
+    f(std::integral_constant<int, kExpK0>{});
+  else if (mode == kExpFast)
+    f(std::integral_constant<int, kExpFast>{});
+  else
+    f(std::integral_constant<int, kExpSafe>{});
 }
 
 template <class T>
@@ -107,16 +116,16 @@ void exp_array(const T* x, T* y, std::int64_t n, Isa isa, ExpMode mode) {
 #if PPOBR_HAVE_AVX2_CLONE
     case Isa::Avx2:
       if (isa_supported(Isa::Avx2)) {
-        exp_modes<T>(
-            [&](auto m) { isa_avx2::exp_array_impl<T, decltype(m)::value>(x, y, n); }, mode);
+        exp_modes<T>([&](auto m) { isa_avx2::exp_array_impl<T, decltype(m)::value>(x, y, n); },
+                     mode);
         return;
       }
       break;
 #endif
 #if PPOBR_HAVE_VECTOR_EXT
     case Isa::Vector:
-      exp_modes<T>(
-          [&](auto m) { isa_vector::exp_array_impl<T, decltype(m)::value>(x, y, n); }, mode);
+      exp_modes<T>([&](auto m) { isa_vector::exp_array_impl<T, decltype(m)::value>(x, y, n); },
+                   mode);
       return;
 #endif
     default:

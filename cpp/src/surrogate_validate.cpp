@@ -25,8 +25,8 @@ void check_view(const View2D<T>& v, const char* name, bool required, std::int64_
     return;
   }
   if (v.rows != rows || v.cols != cols)
-    throw InvalidArgument(name, "shape " + shape_str(v.rows, v.cols) +
-                                    " does not match logp_new " + shape_str(rows, cols));
+    throw InvalidArgument(name, "shape " + shape_str(v.rows, v.cols) + " does not match logp_new " +
+                                    shape_str(rows, cols));
 }
 
 template <class T>
@@ -52,11 +52,11 @@ void check_options(const SurrogateOptions& opt) {
   const Aggregation agg = opt.aggregation;
   if (agg != Aggregation::TokenMean && agg != Aggregation::SeqMeanTokenMean &&
       agg != Aggregation::SeqMeanTokenSum)
-    throw InvalidArgument("aggregation", "unknown aggregation value " +
-                                             std::to_string(static_cast<int>(agg)));
+    throw InvalidArgument("aggregation",
+                          "unknown aggregation value " + std::to_string(static_cast<int>(agg)));
   if (opt.num_threads < 0)
-    throw InvalidArgument("num_threads", "must be >= 0 (0: automatic), got " +
-                                             std::to_string(opt.num_threads));
+    throw InvalidArgument("num_threads",
+                          "must be >= 0 (0: automatic), got " + std::to_string(opt.num_threads));
 }
 
 // segment_ids are read only by the Seq* aggregations (token-mean ignores them). A Seq*
@@ -83,16 +83,18 @@ bool check_segments(const SurrogateInputs<T>& in, Aggregation agg, std::int64_t 
   }
   // Segment ids cut one row into sequences; several rows already are the sequences.
   if (rows > 1)
-    throw InvalidArgument("segment_ids", "must be absent for a 2-D batch (its rows are the "
-                                         "sequences)");
+    throw InvalidArgument("segment_ids",
+                          "must be absent for a 2-D batch (its rows are the "
+                          "sequences)");
   if (in.num_segments <= 0)
-    throw InvalidArgument("segment_ids", "num_segments must be >= 1, got " +
-                                             std::to_string(in.num_segments));
+    throw InvalidArgument("segment_ids",
+                          "num_segments must be >= 1, got " + std::to_string(in.num_segments));
   // A dense per-sequence histogram is allocated: more sequences than samples is never needed
   // (relabel the ids 0..S-1) and would let an id's magnitude decide the memory used.
   if (in.num_segments > n)
-    throw InvalidArgument("segment_ids", "num_segments (" + std::to_string(in.num_segments) +
-                                             ") exceeds the number of samples; relabel the ids 0..S-1");
+    throw InvalidArgument("segment_ids",
+                          "num_segments (" + std::to_string(in.num_segments) +
+                              ") exceeds the number of samples; relabel the ids 0..S-1");
   return true;
 }
 
@@ -132,8 +134,8 @@ void throw_first_bad_mask_value(const View2D<T>& m) {
         throw InvalidArgument("mask",
                               "contains NaN or Inf at index " + std::to_string(r * m.cols + c));
       if (w < T(0))
-        throw InvalidArgument("mask", "contains a negative weight at index " +
-                                          std::to_string(r * m.cols + c));
+        throw InvalidArgument(
+            "mask", "contains a negative weight at index " + std::to_string(r * m.cols + c));
     }
   }
 }

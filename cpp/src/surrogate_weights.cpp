@@ -101,19 +101,17 @@ void plan_segments(const SurrogateInputs<T>& in, const SurrogateOptions& opt,
 // Seq* over the rows of a masked 2-D batch: per-row weights, each row summed by one thread in
 // a fixed order.
 template <class T>
-void plan_rows(const SurrogateInputs<T>& in, const SurrogateOptions& opt,
-               const CheckedBatch& batch, const Kernels<T>& K, bool mask_flat,
-               WeightPlan<T>& plan) {
+void plan_rows(const SurrogateInputs<T>& in, const SurrogateOptions& opt, const CheckedBatch& batch,
+               const Kernels<T>& K, bool mask_flat, WeightPlan<T>& plan) {
   const View2D<T>& mask = in.mask;
   const std::int64_t rows = batch.rows, cols = batch.cols;
   std::vector<double> wrow(static_cast<std::size_t>(rows)), mrow(static_cast<std::size_t>(rows));
-  parallel_ranges(rows, pick_threads(opt.num_threads, batch.n, rows),
-                  [&](std::int64_t r0, std::int64_t r1) {
-                    for (std::int64_t r = r0; r < r1; ++r)
-                      K.mask_range(mask, mask_flat, r * cols, (r + 1) * cols,
-                                   wrow[static_cast<std::size_t>(r)],
-                                   mrow[static_cast<std::size_t>(r)]);
-                  });
+  parallel_ranges(
+      rows, pick_threads(opt.num_threads, batch.n, rows), [&](std::int64_t r0, std::int64_t r1) {
+        for (std::int64_t r = r0; r < r1; ++r)
+          K.mask_range(mask, mask_flat, r * cols, (r + 1) * cols, wrow[static_cast<std::size_t>(r)],
+                       mrow[static_cast<std::size_t>(r)]);
+      });
   double total = 0.0, S = 0.0;
   for (std::int64_t r = 0; r < rows; ++r) {
     check_mask_partial(mask, wrow[static_cast<std::size_t>(r)], mrow[static_cast<std::size_t>(r)]);
@@ -182,8 +180,8 @@ WeightPlan<T> plan_weights(const SurrogateInputs<T>& in, const SurrogateOptions&
                            const CheckedBatch& batch, const Kernels<T>& kernels, bool mask_flat,
                            int threads, std::int64_t nblocks) {
   WeightPlan<T> plan;
-  const bool per_row = !batch.segments && opt.aggregation != Aggregation::TokenMean &&
-                       in.mask.present();
+  const bool per_row =
+      !batch.segments && opt.aggregation != Aggregation::TokenMean && in.mask.present();
   if (batch.segments)
     plan_segments(in, opt, batch, plan);
   else if (per_row)

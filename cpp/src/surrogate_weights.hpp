@@ -18,11 +18,11 @@ namespace ppobr::detail {
 
 template <class T>
 struct WeightPlan {
-  double total_weight = 0.0;   // W = sum of w_i (n without a mask): every statistic's count
-  double loss_div = 1.0;       // loss = -(sum of factor_i * w_i * obj_i) / loss_div
-  T gneg = T(0);               // -1 / loss_div in T: grad_i = gneg * factor_i * w_i * A_i * r_i
+  double total_weight = 0.0;  // W = sum of w_i (n without a mask): every statistic's count
+  double loss_div = 1.0;      // loss = -(sum of factor_i * w_i * obj_i) / loss_div
+  T gneg = T(0);              // -1 / loss_div in T: grad_i = gneg * factor_i * w_i * A_i * r_i
   FactorMode factor_mode = FactorMode::None;
-  std::vector<T> factors;      // per row (Rows) or per segment (Segments); empty for None
+  std::vector<T> factors;  // per row (Rows) or per segment (Segments); empty for None
 };
 
 // threads / nblocks: the fused pass's split, reused for the token-mean mask sum.
@@ -37,8 +37,7 @@ extern template WeightPlan<float> plan_weights<float>(const SurrogateInputs<floa
                                                       std::int64_t);
 extern template WeightPlan<double> plan_weights<double>(const SurrogateInputs<double>&,
                                                         const SurrogateOptions&,
-                                                        const CheckedBatch&,
-                                                        const Kernels<double>&, bool, int,
-                                                        std::int64_t);
+                                                        const CheckedBatch&, const Kernels<double>&,
+                                                        bool, int, std::int64_t);
 
 }  // namespace ppobr::detail

@@ -9,10 +9,21 @@
 
 namespace ppobr_test {
 
-struct Case { const char* name; std::function<void()> fn; };
-inline std::vector<Case>& registry() { static std::vector<Case> r; return r; }
-inline int& failures() { static int f = 0; return f; }
-struct Register { Register(const char* n, std::function<void()> f) { registry().push_back({n, std::move(f)}); } };
+struct Case {
+  const char* name;
+  std::function<void()> fn;
+};
+inline std::vector<Case>& registry() {
+  static std::vector<Case> r;
+  return r;
+}
+inline int& failures() {
+  static int f = 0;
+  return f;
+}
+struct Register {
+  Register(const char* n, std::function<void()> f) { registry().push_back({n, std::move(f)}); }
+};
 
 inline void fail(const char* file, int line, const std::string& what) {
   std::fprintf(stderr, "%s:%d: FAILED: %s\n", file, line, what.c_str());
@@ -41,28 +52,34 @@ inline int run_all() {
 
 #define PPOBR_CAT2(a, b) a##b
 #define PPOBR_CAT(a, b) PPOBR_CAT2(a, b)
-#define TEST(name)                                                                   \
-  static void name();                                                                \
-  static ppobr_test::Register PPOBR_CAT(reg_, name)(#name, name);                    \
+#define TEST(name)                                                \
+  static void name();                                             \
+  static ppobr_test::Register PPOBR_CAT(reg_, name)(#name, name); \
   static void name()
-#define CHECK(cond)                                                                  \
-  do { if (!(cond)) ppobr_test::fail(__FILE__, __LINE__, #cond); } while (0)
-#define CHECK_NEAR(a, b, tol)                                                        \
-  do {                                                                               \
-    double a_ = (a), b_ = (b);                                                       \
-    if (!(std::fabs(a_ - b_) <= (tol)))                                              \
-      ppobr_test::fail(__FILE__, __LINE__, std::string(#a " ~ " #b ": ") +           \
-                                               std::to_string(a_) + " vs " + std::to_string(b_)); \
+#define CHECK(cond)                                           \
+  do {                                                        \
+    if (!(cond)) ppobr_test::fail(__FILE__, __LINE__, #cond); \
+  } while (0)
+#define CHECK_NEAR(a, b, tol)                                                                \
+  do {                                                                                       \
+    double a_ = (a), b_ = (b);                                                               \
+    if (!(std::fabs(a_ - b_) <= (tol)))                                                      \
+      ppobr_test::fail(                                                                      \
+          __FILE__, __LINE__,                                                                \
+          std::string(#a " ~ " #b ": ") + std::to_string(a_) + " vs " + std::to_string(b_)); \
   } while (0)
 // CHECK_THROWS_ARG(expr, "argname"): expr throws ppobr::InvalidArgument naming argname.
-#define CHECK_THROWS_ARG(expr, argname)                                              \
-  do {                                                                               \
-    bool thrown_ = false;                                                            \
-    try { (void)(expr); } catch (const ppobr::InvalidArgument& e_) {                 \
-      thrown_ = true;                                                                \
-      if (e_.argument() != std::string(argname))                                     \
+#define CHECK_THROWS_ARG(expr, argname)                                                        \
+  do {                                                                                         \
+    bool thrown_ = false;                                                                      \
+    try {                                                                                      \
+      (void)(expr);                                                                            \
+    } catch (const ppobr::InvalidArgument& e_) {                                               \
+      thrown_ = true;                                                                          \
+      if (e_.argument() != std::string(argname))                                               \
         ppobr_test::fail(__FILE__, __LINE__, std::string("wrong argument: ") + e_.argument()); \
-    }                                                                                \
-    if (!thrown_) ppobr_test::fail(__FILE__, __LINE__, "no InvalidArgument from " #expr); \
+    }                                                                                          \
+    if (!thrown_) ppobr_test::fail(__FILE__, __LINE__, "no InvalidArgument from " #expr);      \
   } while (0)
-#define PPOBR_TEST_MAIN int main() { return ppobr_test::run_all(); }
+#define PPOBR_TEST_MAIN \
+  int main() { return ppobr_test::run_all(); }

@@ -25,14 +25,18 @@ std::uint64_t bits(double x) {
   return u;
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
 
 // The call returned `code`, and the thread's last error names `arg` with a message that
 // starts with "arg: ". (Functions rather than macro bodies: keeps this file quick to compile.)
 void check_err(ppobr_status st, ppobr_status code, const char* arg, const char* file, int line) {
   if (st != code || ppobr_last_error_code() != code)
-    ppobr_test::fail(file, line, "status " + std::to_string(st) + " (last " + std::to_string(ppobr_last_error_code()) +
-                                     "), expected " + std::to_string(code));
+    ppobr_test::fail(file, line,
+                     "status " + std::to_string(st) + " (last " +
+                         std::to_string(ppobr_last_error_code()) + "), expected " +
+                         std::to_string(code));
   const std::string a = ppobr_last_error_argument();
   const std::string m = ppobr_last_error_message();
   if (a != arg) ppobr_test::fail(file, line, "argument '" + a + "' != '" + arg + "' (" + m + ")");
@@ -41,7 +45,8 @@ void check_err(ppobr_status st, ppobr_status code, const char* arg, const char* 
 }
 
 void check_ok(ppobr_status st, const char* call, const char* file, int line) {
-  if (st != PPOBR_OK) ppobr_test::fail(file, line, std::string(call) + " failed: " + ppobr_last_error_message());
+  if (st != PPOBR_OK)
+    ppobr_test::fail(file, line, std::string(call) + " failed: " + ppobr_last_error_message());
   if (ppobr_last_error_code() != PPOBR_OK || std::string(ppobr_last_error_message()) != "")
     ppobr_test::fail(file, line, std::string(call) + ": the last error was not cleared");
 }
@@ -61,7 +66,8 @@ ppobr_controller* make_ppobr(double entropy_ref = std::log(2.0), int64_t window 
   return h;
 }
 
-ppobr_observation obs_of(double entropy, const std::vector<double>& returns) {  // keeps a pointer into returns
+ppobr_observation obs_of(double entropy,
+                         const std::vector<double>& returns) {  // keeps a pointer into returns
   ppobr_observation o;
   ppobr_observation_init(&o);
   o.has_entropy = 1;
@@ -126,7 +132,10 @@ TEST(last_error_is_thread_local) {
 // ---- controller creation errors -------------------------------------------------------
 
 TEST(ppobr_config_errors_name_the_field) {
-  struct Case { void (*edit)(ppobr_ppobr_config&); const char* arg; };
+  struct Case {
+    void (*edit)(ppobr_ppobr_config&);
+    const char* arg;
+  };
   const Case cases[] = {
       {[](ppobr_ppobr_config& c) { c.eps0 = 0.0; }, "eps0"},
       {[](ppobr_ppobr_config& c) { c.eps0 = -0.2; }, "eps0"},
@@ -139,12 +148,32 @@ TEST(ppobr_config_errors_name_the_field) {
       {[](ppobr_ppobr_config& c) { c.window = INT64_MAX; }, "window"},
       {[](ppobr_ppobr_config& c) { c.psi_mode = 2; }, "psi_mode"},
       {[](ppobr_ppobr_config& c) { c.psi_mode = -1; }, "psi_mode"},
-      {[](ppobr_ppobr_config& c) { c.has_entropy_ref = 1; c.entropy_ref = 0.0; }, "entropy_ref"},
-      {[](ppobr_ppobr_config& c) { c.has_entropy_ref = 1; c.entropy_ref = kNaN; }, "entropy_ref"},
+      {[](ppobr_ppobr_config& c) {
+         c.has_entropy_ref = 1;
+         c.entropy_ref = 0.0;
+       },
+       "entropy_ref"},
+      {[](ppobr_ppobr_config& c) {
+         c.has_entropy_ref = 1;
+         c.entropy_ref = kNaN;
+       },
+       "entropy_ref"},
       {[](ppobr_ppobr_config& c) { c.entropy_floor = kInf; }, "entropy_floor"},
-      {[](ppobr_ppobr_config& c) { c.has_eps_min = 1; c.eps_min = 0.5; }, "eps_min"},
-      {[](ppobr_ppobr_config& c) { c.has_eps_min = 1; c.eps_min = -0.1; }, "eps_min"},
-      {[](ppobr_ppobr_config& c) { c.has_eps_max = 1; c.eps_max = 0.0; }, "eps_max"},
+      {[](ppobr_ppobr_config& c) {
+         c.has_eps_min = 1;
+         c.eps_min = 0.5;
+       },
+       "eps_min"},
+      {[](ppobr_ppobr_config& c) {
+         c.has_eps_min = 1;
+         c.eps_min = -0.1;
+       },
+       "eps_min"},
+      {[](ppobr_ppobr_config& c) {
+         c.has_eps_max = 1;
+         c.eps_max = 0.0;
+       },
+       "eps_max"},
       {[](ppobr_ppobr_config& c) { c.lambda2 = 2.0; }, "eps_min"},  // default eps_min < 0
   };
   for (const Case& k : cases) {
@@ -160,7 +189,8 @@ TEST(ppobr_config_errors_name_the_field) {
 TEST(other_controller_config_errors_name_the_field) {
   ppobr_controller* h = nullptr;
   CHECK_ERR(ppobr_controller_create_constant(-0.1, &h), PPOBR_ERROR_INVALID_ARGUMENT, "eps");
-  CHECK_ERR(ppobr_controller_create_linear_decay(-0.1, 0.1, 10, &h), PPOBR_ERROR_INVALID_ARGUMENT, "eps_start");
+  CHECK_ERR(ppobr_controller_create_linear_decay(-0.1, 0.1, 10, &h), PPOBR_ERROR_INVALID_ARGUMENT,
+            "eps_start");
   // a clip range of 0 is valid wherever eps is a value (not a factor that scales)
   CHECK_OK(ppobr_controller_create_constant(0.0, &h));
   ppobr_controller_destroy(h);
@@ -168,8 +198,10 @@ TEST(other_controller_config_errors_name_the_field) {
   CHECK_OK(ppobr_controller_create_linear_decay(0.0, 0.0, 10, &h));
   ppobr_controller_destroy(h);
   h = nullptr;
-  CHECK_ERR(ppobr_controller_create_linear_decay(0.2, -0.1, 10, &h), PPOBR_ERROR_INVALID_ARGUMENT, "eps_end");
-  CHECK_ERR(ppobr_controller_create_linear_decay(0.2, 0.1, 0, &h), PPOBR_ERROR_INVALID_ARGUMENT, "total_updates");
+  CHECK_ERR(ppobr_controller_create_linear_decay(0.2, -0.1, 10, &h), PPOBR_ERROR_INVALID_ARGUMENT,
+            "eps_end");
+  CHECK_ERR(ppobr_controller_create_linear_decay(0.2, 0.1, 0, &h), PPOBR_ERROR_INVALID_ARGUMENT,
+            "total_updates");
   ppobr_kl_adaptive_config k;
   ppobr_kl_adaptive_config_init(&k);
   k.tolerance = 1.0;
@@ -192,7 +224,8 @@ TEST(null_pointers_are_errors_not_crashes) {
   ppobr_controller* h = nullptr;
   CHECK_ERR(ppobr_controller_create_ppobr(nullptr, &h), PPOBR_ERROR_INVALID_ARGUMENT, "config");
   CHECK_ERR(ppobr_controller_create_ppobr(&c, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "out");
-  CHECK_ERR(ppobr_controller_create_kl_adaptive(nullptr, &h), PPOBR_ERROR_INVALID_ARGUMENT, "config");
+  CHECK_ERR(ppobr_controller_create_kl_adaptive(nullptr, &h), PPOBR_ERROR_INVALID_ARGUMENT,
+            "config");
   CHECK_ERR(ppobr_controller_create_constant(0.2, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "out");
   CHECK_ERR(ppobr_controller_clone(nullptr, &h), PPOBR_ERROR_INVALID_ARGUMENT, "controller");
   ppobr_observation o = obs_of(0.5, {});
@@ -200,10 +233,12 @@ TEST(null_pointers_are_errors_not_crashes) {
   CHECK_ERR(ppobr_controller_update(nullptr, &o, &eps), PPOBR_ERROR_INVALID_ARGUMENT, "controller");
   CHECK_ERR(ppobr_controller_epsilon(nullptr, &eps), PPOBR_ERROR_INVALID_ARGUMENT, "controller");
   size_t n = 0;
-  CHECK_ERR(ppobr_controller_serialize(nullptr, nullptr, 0, &n), PPOBR_ERROR_INVALID_ARGUMENT, "controller");
-  CHECK_ERR(ppobr_controller_diagnostics(nullptr, nullptr, nullptr, 0, &n), PPOBR_ERROR_INVALID_ARGUMENT,
+  CHECK_ERR(ppobr_controller_serialize(nullptr, nullptr, 0, &n), PPOBR_ERROR_INVALID_ARGUMENT,
             "controller");
-  CHECK_ERR(ppobr_controller_diagnostic(nullptr, "epsilon", &eps), PPOBR_ERROR_INVALID_ARGUMENT, "controller");
+  CHECK_ERR(ppobr_controller_diagnostics(nullptr, nullptr, nullptr, 0, &n),
+            PPOBR_ERROR_INVALID_ARGUMENT, "controller");
+  CHECK_ERR(ppobr_controller_diagnostic(nullptr, "epsilon", &eps), PPOBR_ERROR_INVALID_ARGUMENT,
+            "controller");
   CHECK(ppobr_controller_name(nullptr) == nullptr);
   CHECK(std::string(ppobr_last_error_argument()) == "controller");
   ppobr_controller_destroy(nullptr);  // allowed
@@ -212,11 +247,13 @@ TEST(null_pointers_are_errors_not_crashes) {
   h = make_ppobr();
   CHECK_ERR(ppobr_controller_update(h, nullptr, &eps), PPOBR_ERROR_INVALID_ARGUMENT, "observation");
   CHECK_ERR(ppobr_controller_epsilon(h, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "epsilon_out");
-  CHECK_ERR(ppobr_controller_serialize(h, nullptr, 0, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "size_out");
-  CHECK_ERR(ppobr_controller_diagnostics(h, nullptr, nullptr, 0, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
-            "count_out");
+  CHECK_ERR(ppobr_controller_serialize(h, nullptr, 0, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+            "size_out");
+  CHECK_ERR(ppobr_controller_diagnostics(h, nullptr, nullptr, 0, nullptr),
+            PPOBR_ERROR_INVALID_ARGUMENT, "count_out");
   CHECK_ERR(ppobr_controller_diagnostic(h, nullptr, &eps), PPOBR_ERROR_INVALID_ARGUMENT, "name");
-  CHECK_ERR(ppobr_controller_diagnostic(h, "epsilon", nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "value_out");
+  CHECK_ERR(ppobr_controller_diagnostic(h, "epsilon", nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+            "value_out");
   CHECK_ERR(ppobr_controller_clone(h, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "out");
   CHECK_ERR(ppobr_controller_restore(nullptr, 0, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "out");
   ppobr_controller* r = h;
@@ -237,13 +274,14 @@ TEST(defaults_match_the_cpp_core) {
   ppobr_ppobr_config c;
   ppobr_ppobr_config_init(&c);
   const ppobr::PPOBRConfig d;
-  CHECK(c.eps0 == d.eps0 && c.lambda1 == d.lambda1 && c.lambda2 == d.lambda2 && c.window == d.window);
+  CHECK(c.eps0 == d.eps0 && c.lambda1 == d.lambda1 && c.lambda2 == d.lambda2 &&
+        c.window == d.window);
   CHECK(c.psi_mode == PPOBR_PSI_PLATEAU && !c.has_entropy_ref && !c.has_eps_min && !c.has_eps_max);
   ppobr_kl_adaptive_config k;
   ppobr_kl_adaptive_config_init(&k);
   const ppobr::KLAdaptiveConfig kd;
-  CHECK(k.eps0 == kd.eps0 && k.kl_target == kd.kl_target && k.tolerance == kd.tolerance && k.rate == kd.rate &&
-        k.eps_min == kd.eps_min && k.eps_max == kd.eps_max);
+  CHECK(k.eps0 == kd.eps0 && k.kl_target == kd.kl_target && k.tolerance == kd.tolerance &&
+        k.rate == kd.rate && k.eps_min == kd.eps_min && k.eps_max == kd.eps_max);
 }
 
 TEST(ppobr_update_matches_the_cpp_controller) {
@@ -256,7 +294,8 @@ TEST(ppobr_update_matches_the_cpp_controller) {
   double eps = -1.0;
   CHECK_OK(ppobr_controller_epsilon(h, &eps));
   CHECK(eps == 0.2);
-  const std::vector<std::vector<double>> returns = {{1.0, 2.0}, {}, {3.0, kNaN, 2.5}, {4.0}, {4.0, 4.1, kInf}};
+  const std::vector<std::vector<double>> returns = {
+      {1.0, 2.0}, {}, {3.0, kNaN, 2.5}, {4.0}, {4.0, 4.1, kInf}};
   const double entropies[] = {0.69, 0.6, kNaN, 0.5, 0.45};
   for (size_t t = 0; t < returns.size(); ++t) {
     ppobr_observation o = obs_of(entropies[t], returns[t]);
@@ -276,7 +315,8 @@ TEST(ppobr_update_matches_the_cpp_controller) {
   CHECK(v == 1.0);
   CHECK_OK(ppobr_controller_diagnostic(h, "dropped_returns", &v));
   CHECK(v == 1.0);  // the NaN return came with the rejected NaN entropy, so it was not counted
-  CHECK_ERR(ppobr_controller_diagnostic(h, "no_such_thing", &v), PPOBR_ERROR_INVALID_ARGUMENT, "name");
+  CHECK_ERR(ppobr_controller_diagnostic(h, "no_such_thing", &v), PPOBR_ERROR_INVALID_ARGUMENT,
+            "name");
   ppobr_controller_destroy(h);
 }
 
@@ -394,7 +434,8 @@ TEST(serialize_restore_round_trip_continues_bit_identically) {
   // Too small a buffer: the size needed comes back.
   std::vector<std::uint8_t> small(bytes.size() - 1);
   size_t n = 0;
-  CHECK_ERR(ppobr_controller_serialize(a, small.data(), small.size(), &n), PPOBR_ERROR_BUFFER_TOO_SMALL, "capacity");
+  CHECK_ERR(ppobr_controller_serialize(a, small.data(), small.size(), &n),
+            PPOBR_ERROR_BUFFER_TOO_SMALL, "capacity");
   CHECK(n == bytes.size());
 
   ppobr_controller* b = nullptr;
@@ -462,16 +503,19 @@ TEST(restore_rejects_bad_bytes_with_state) {
     for (int bit = 0; bit < 8; ++bit) {
       std::vector<std::uint8_t> bad = bytes;
       bad[i] = static_cast<std::uint8_t>(bad[i] ^ (1u << bit));
-      CHECK_ERR(ppobr_controller_restore(bad.data(), bad.size(), &r), PPOBR_ERROR_INVALID_ARGUMENT, "state");
+      CHECK_ERR(ppobr_controller_restore(bad.data(), bad.size(), &r), PPOBR_ERROR_INVALID_ARGUMENT,
+                "state");
       CHECK(r == nullptr);
     }
   }
   std::vector<std::uint8_t> longer = bytes;
   longer.push_back(0);
-  CHECK_ERR(ppobr_controller_restore(longer.data(), longer.size(), &r), PPOBR_ERROR_INVALID_ARGUMENT, "state");
-  const std::string junk = "definitely not a ppobr controller, just some text of reasonable length";
-  CHECK_ERR(ppobr_controller_restore(reinterpret_cast<const std::uint8_t*>(junk.data()), junk.size(), &r),
+  CHECK_ERR(ppobr_controller_restore(longer.data(), longer.size(), &r),
             PPOBR_ERROR_INVALID_ARGUMENT, "state");
+  const std::string junk = "definitely not a ppobr controller, just some text of reasonable length";
+  CHECK_ERR(
+      ppobr_controller_restore(reinterpret_cast<const std::uint8_t*>(junk.data()), junk.size(), &r),
+      PPOBR_ERROR_INVALID_ARGUMENT, "state");
 }
 
 // ---- the kernel -----------------------------------------------------------------------
@@ -512,7 +556,8 @@ TEST(view_helpers_and_stat_names) {
   CHECK(v.rows == 2 && v.cols == 3 && v.row_stride == 3 && v.col_stride == 1);
   v = ppobr_view_none();
   CHECK(v.data == nullptr);
-  for (int k = 0; k < PPOBR_NUM_STATS; ++k) CHECK(std::string(ppobr_stat_name(k)) == ppobr::kStatNames[k]);
+  for (int k = 0; k < PPOBR_NUM_STATS; ++k)
+    CHECK(std::string(ppobr_stat_name(k)) == ppobr::kStatNames[k]);
   CHECK(ppobr_stat_name(-1) == nullptr);
   CHECK(ppobr_stat_name(PPOBR_NUM_STATS) == nullptr);
   int32_t a = -1;
@@ -522,7 +567,8 @@ TEST(view_helpers_and_stat_names) {
   CHECK(a == PPOBR_AGG_TOKEN_MEAN);
   CHECK_ERR(ppobr_parse_aggregation("token_mean", &a), PPOBR_ERROR_INVALID_ARGUMENT, "aggregation");
   CHECK_ERR(ppobr_parse_aggregation(nullptr, &a), PPOBR_ERROR_INVALID_ARGUMENT, "aggregation");
-  CHECK_ERR(ppobr_parse_aggregation("token-mean", nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "aggregation_out");
+  CHECK_ERR(ppobr_parse_aggregation("token-mean", nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+            "aggregation_out");
 }
 
 TEST(surrogate_matches_the_cpp_kernel_bit_for_bit) {
@@ -623,69 +669,83 @@ TEST(surrogate_errors_name_the_argument) {
   const ppobr_surrogate_inputs good = b.inputs();
   CHECK_OK(ppobr_clipped_surrogate(&good, &opt, nullptr, &loss, nullptr));
 
-  CHECK_ERR(ppobr_clipped_surrogate(nullptr, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "inputs");
-  CHECK_ERR(ppobr_clipped_surrogate(&good, nullptr, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
-            "options");
+  CHECK_ERR(ppobr_clipped_surrogate(nullptr, &opt, nullptr, &loss, nullptr),
+            PPOBR_ERROR_INVALID_ARGUMENT, "inputs");
+  CHECK_ERR(ppobr_clipped_surrogate(&good, nullptr, nullptr, &loss, nullptr),
+            PPOBR_ERROR_INVALID_ARGUMENT, "options");
   ppobr_surrogate_inputs in = good;
   in.dtype = 2;
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "dtype");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr),
+            PPOBR_ERROR_INVALID_ARGUMENT, "dtype");
   in = good;
   in.logp_new.data = nullptr;
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "logp_new");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr),
+            PPOBR_ERROR_INVALID_ARGUMENT, "logp_new");
   in = good;
   in.logp_old.data = nullptr;
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "logp_old");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr),
+            PPOBR_ERROR_INVALID_ARGUMENT, "logp_old");
   in = good;
   in.advantages.data = nullptr;
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
-            "advantages");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr),
+            PPOBR_ERROR_INVALID_ARGUMENT, "advantages");
   in = good;
   in.advantages.cols = 15;
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
-            "advantages");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr),
+            PPOBR_ERROR_INVALID_ARGUMENT, "advantages");
   in = good;
   in.mask.cols = 3;
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "mask");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr),
+            PPOBR_ERROR_INVALID_ARGUMENT, "mask");
 
   std::vector<double> bad = b.adv;
   bad[7] = kNaN;
   in = good;
   in.advantages.data = bad.data();
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
-            "advantages");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr),
+            PPOBR_ERROR_INVALID_ARGUMENT, "advantages");
   bad = b.lp_old;
   bad[3] = -kInf;
   in = good;
   in.logp_old.data = bad.data();
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "logp_old");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr),
+            PPOBR_ERROR_INVALID_ARGUMENT, "logp_old");
   bad = b.mask;
   bad[2] = -1.0;
   in = good;
   in.mask.data = bad.data();
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "mask");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr),
+            PPOBR_ERROR_INVALID_ARGUMENT, "mask");
   std::vector<double> zeros(b.mask.size(), 0.0);
   in.mask.data = zeros.data();
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "mask");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr),
+            PPOBR_ERROR_INVALID_ARGUMENT, "mask");
 
   in = good;
   ppobr_surrogate_options o = opt;
   o.eps_low = 1.0;
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "eps_low");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+            "eps_low");
   o = opt;
   o.eps_high = -0.1;
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "eps_high");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+            "eps_high");
   o = opt;
   o.eps_high = kNaN;
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "eps_high");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+            "eps_high");
   o = opt;
   o.dual_clip = 0.5;
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "dual_clip");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+            "dual_clip");
   o = opt;
   o.aggregation = 3;
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "aggregation");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+            "aggregation");
   o = opt;
   o.num_threads = -2;
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "num_threads");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+            "num_threads");
 
   std::vector<int64_t> seg(b.lp_new.size(), 0);
   seg[5] = 9;  // outside [0, num_segments)
@@ -693,9 +753,11 @@ TEST(surrogate_errors_name_the_argument) {
   o.aggregation = PPOBR_AGG_SEQ_MEAN_TOKEN_MEAN;
   in.segment_ids = seg.data();
   in.num_segments = 2;
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "segment_ids");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+            "segment_ids");
   seg[5] = -1;
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT, "segment_ids");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &o, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
+            "segment_ids");
   CHECK(loss != 0.0);  // the successful call above wrote it; errors never did
 }
 
@@ -741,7 +803,8 @@ TEST(categorical_and_gaussian_helpers) {
   CHECK(bits(ent_only[0]) == bits(ent[0]));
   CHECK_ERR(ppobr_categorical_logprob_entropy(PPOBR_FLOAT64, nullptr, actions, 1, lp, ent, 0),
             PPOBR_ERROR_INVALID_ARGUMENT, "logits");
-  CHECK_ERR(ppobr_categorical_logprob_entropy(7, &v, actions, 1, lp, ent, 0), PPOBR_ERROR_INVALID_ARGUMENT, "dtype");
+  CHECK_ERR(ppobr_categorical_logprob_entropy(7, &v, actions, 1, lp, ent, 0),
+            PPOBR_ERROR_INVALID_ARGUMENT, "dtype");
   CHECK_ERR(ppobr_categorical_logprob_entropy(PPOBR_FLOAT64, &v, actions, 1, lp, ent, -1),
             PPOBR_ERROR_INVALID_ARGUMENT, "num_threads");
   const double nan_logits[6] = {0.0, kNaN, 2.0, -1.0, 0.5, 0.5};
@@ -762,13 +825,15 @@ TEST(categorical_and_gaussian_helpers) {
   CHECK_OK(ppobr_gaussian_entropy(PPOBR_FLOAT64, &ls, nullptr));  // check only
   const double inf_std[4] = {0.0, kInf, 0.0, 0.0};
   ppobr_view2d li = ppobr_view_2d(inf_std, 2, 2);
-  CHECK_ERR(ppobr_gaussian_entropy(PPOBR_FLOAT64, &li, ge), PPOBR_ERROR_INVALID_ARGUMENT, "log_std");
+  CHECK_ERR(ppobr_gaussian_entropy(PPOBR_FLOAT64, &li, ge), PPOBR_ERROR_INVALID_ARGUMENT,
+            "log_std");
   ppobr_view2d le = ppobr_view_2d(log_std, 2, 0);
-  CHECK_ERR(ppobr_gaussian_entropy(PPOBR_FLOAT64, &le, ge), PPOBR_ERROR_INVALID_ARGUMENT, "log_std");
-  CHECK_ERR(ppobr_gaussian_entropy(PPOBR_FLOAT64, nullptr, ge), PPOBR_ERROR_INVALID_ARGUMENT, "log_std");
+  CHECK_ERR(ppobr_gaussian_entropy(PPOBR_FLOAT64, &le, ge), PPOBR_ERROR_INVALID_ARGUMENT,
+            "log_std");
+  CHECK_ERR(ppobr_gaussian_entropy(PPOBR_FLOAT64, nullptr, ge), PPOBR_ERROR_INVALID_ARGUMENT,
+            "log_std");
   CHECK_ERR(ppobr_gaussian_entropy(-1, &ls, ge), PPOBR_ERROR_INVALID_ARGUMENT, "dtype");
 }
-
 
 // A sequence aggregation needs the sequences: the rows of a 2-D batch or the segment ids of a
 // 1-D one. A 1-D batch without ids used to be silently one sequence (token-mean); now it is an
@@ -790,12 +855,13 @@ TEST(sequence_aggregation_of_a_1d_batch_requires_segment_ids) {
   for (int32_t agg : {PPOBR_AGG_SEQ_MEAN_TOKEN_MEAN, PPOBR_AGG_SEQ_MEAN_TOKEN_SUM}) {
     opt.aggregation = agg;
     in.batch_ndim = 0;  // read off the view: ppobr_view_1d is 1-D
-    CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
-              "segment_ids");
-    CHECK(std::string(ppobr_last_error_message()).find("is required for aggregation") != std::string::npos);
+    CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr),
+              PPOBR_ERROR_INVALID_ARGUMENT, "segment_ids");
+    CHECK(std::string(ppobr_last_error_message()).find("is required for aggregation") !=
+          std::string::npos);
     in.batch_ndim = 1;
-    CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
-              "segment_ids");
+    CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr),
+              PPOBR_ERROR_INVALID_ARGUMENT, "segment_ids");
     in.segment_ids = seg;
     in.num_segments = 2;
     CHECK_OK(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr));
@@ -813,16 +879,16 @@ TEST(sequence_aggregation_of_a_1d_batch_requires_segment_ids) {
   CHECK_OK(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr));
   for (int32_t bad : {-1, 3}) {
     in.batch_ndim = bad;
-    CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
-              "batch_ndim");
+    CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr),
+              PPOBR_ERROR_INVALID_ARGUMENT, "batch_ndim");
   }
   // a 1-D batch is one row
   in.batch_ndim = 1;
   in.logp_new = ppobr_view_2d(lp_new, 2, 2);
   in.logp_old = ppobr_view_2d(lp_old, 2, 2);
   in.advantages = ppobr_view_2d(adv, 2, 2);
-  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr), PPOBR_ERROR_INVALID_ARGUMENT,
-            "batch_ndim");
+  CHECK_ERR(ppobr_clipped_surrogate(&in, &opt, nullptr, &loss, nullptr),
+            PPOBR_ERROR_INVALID_ARGUMENT, "batch_ndim");
 }
 
 PPOBR_TEST_MAIN

@@ -51,15 +51,15 @@ bool same_state(const PPOBRState& a, const PPOBRState& b) {
   if (a.returns.size() != b.returns.size()) return false;
   for (std::size_t i = 0; i < a.returns.size(); ++i)
     if (!same_bits(a.returns[i], b.returns[i])) return false;
-  return same_bits(a.epsilon, b.epsilon) && same_opt(a.entropy_ref, b.entropy_ref) && a.head == b.head &&
-         a.count == b.count && a.updates == b.updates && a.rejected_entropy == b.rejected_entropy &&
-         a.dropped_returns == b.dropped_returns && same_bits(a.last_phi, b.last_phi) &&
-         same_bits(a.last_psi, b.last_psi) && same_bits(a.last_entropy, b.last_entropy) &&
-         same_bits(a.last_z, b.last_z);
+  return same_bits(a.epsilon, b.epsilon) && same_opt(a.entropy_ref, b.entropy_ref) &&
+         a.head == b.head && a.count == b.count && a.updates == b.updates &&
+         a.rejected_entropy == b.rejected_entropy && a.dropped_returns == b.dropped_returns &&
+         same_bits(a.last_phi, b.last_phi) && same_bits(a.last_psi, b.last_psi) &&
+         same_bits(a.last_entropy, b.last_entropy) && same_bits(a.last_z, b.last_z);
 }
 bool same_state(const KLAdaptiveState& a, const KLAdaptiveState& b) {
-  return same_bits(a.epsilon, b.epsilon) && a.updates == b.updates && a.rejected_kl == b.rejected_kl &&
-         same_bits(a.last_kl, b.last_kl);
+  return same_bits(a.epsilon, b.epsilon) && a.updates == b.updates &&
+         a.rejected_kl == b.rejected_kl && same_bits(a.last_kl, b.last_kl);
 }
 
 Observation obs_of(std::optional<double> entropy, const std::vector<double>& returns = {}) {
@@ -84,7 +84,8 @@ struct Gen {
   double uni(double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng); }
   int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); }
   double special() {
-    static const double s[] = {kNaN, kInf, -kInf, 1e300, -1e300, 1.7e308, -1.7e308, 0.0, -0.0, 5e-324};
+    static const double s[] = {kNaN,    kInf,     -kInf, 1e300, -1e300,
+                               1.7e308, -1.7e308, 0.0,   -0.0,  5e-324};
     return s[pick(10)];
   }
   std::optional<double> entropy() {
@@ -99,9 +100,12 @@ struct Gen {
     std::vector<double> v(pick(5));
     for (auto& x : v) {
       int r = pick(25);
-      if (r == 0) x = special();
-      else if (r == 1) x = 7.0;  // repeated values: zero spread
-      else x = trend + uni(-1.0, 1.0) * (pick(2) ? 1.0 : 100.0);
+      if (r == 0)
+        x = special();
+      else if (r == 1)
+        x = 7.0;  // repeated values: zero spread
+      else
+        x = trend + uni(-1.0, 1.0) * (pick(2) ? 1.0 : 100.0);
     }
     return v;
   }
@@ -158,7 +162,8 @@ void check_invariants_along(const PPOBRConfig& c, Gen& g, int steps) {
     for (double r : rets) finite += std::isfinite(r) ? 1 : 0;
     held = std::min(k, held + static_cast<std::size_t>(finite));
     CHECK(s.updates == before.updates + 1 && s.rejected_entropy == before.rejected_entropy);
-    CHECK(s.dropped_returns == before.dropped_returns + static_cast<std::int64_t>(rets.size()) - finite);
+    CHECK(s.dropped_returns ==
+          before.dropped_returns + static_cast<std::int64_t>(rets.size()) - finite);
     CHECK(s.count == static_cast<std::int64_t>(held));
     CHECK(same_bits(s.last_entropy, *H));
     CHECK(e >= eps_min_of(c) && e <= eps_max_of(c));
@@ -170,7 +175,8 @@ void check_invariants_along(const PPOBRConfig& c, Gen& g, int steps) {
 
 }  // namespace
 
-// ---- psi mode names ------------------------------------------------------------------------------
+// ---- psi mode names
+// ------------------------------------------------------------------------------
 
 TEST(psi_mode_parse_and_name) {
   CHECK(parse_psi_mode("plateau") == PsiMode::Plateau);
@@ -182,7 +188,8 @@ TEST(psi_mode_parse_and_name) {
   CHECK_THROWS_ARG(parse_psi_mode(nullptr), "psi_mode");
 }
 
-// ---- hand-computed values --------------------------------------------------------------------------
+// ---- hand-computed values
+// --------------------------------------------------------------------------
 
 TEST(ppobr_initial_state) {
   PPOBRConfig c;
@@ -407,7 +414,8 @@ TEST(ppobr_monotone_in_entropy) {
     std::vector<double> fill(c.window);
     for (auto& x : fill) x = g.uni(-10, 10);
     base.update(obs_of(0.0 + *c.entropy_ref, fill));
-    std::vector<double> hs = {-kInf, -1e300, 1e300, kInf, c.entropy_floor, *c.entropy_ref, -0.0, 0.0, 5e-324};
+    std::vector<double> hs = {-kInf,          -1e300, 1e300, kInf,  c.entropy_floor,
+                              *c.entropy_ref, -0.0,   0.0,   5e-324};
     for (int i = 0; i < 300; ++i) hs.push_back(g.uni(c.entropy_floor - 1.0, *c.entropy_ref + 1.0));
     std::sort(hs.begin(), hs.end());
     double prev = -kInf;
@@ -437,7 +445,8 @@ TEST(ppobr_monotone_in_psi) {
         PPOBRController ctl(c);
         std::vector<double> w(c.window);
         const double slope = g.uni(-2, 2) * (i % 4 == 0 ? 0.0 : 1.0);
-        for (std::size_t j = 0; j < w.size(); ++j) w[j] = slope * double(j) + g.uni(-1, 1) * g.uni(0, 3);
+        for (std::size_t j = 0; j < w.size(); ++j)
+          w[j] = slope * double(j) + g.uni(-1, 1) * g.uni(0, 3);
         double e = ctl.update(obs_of(H, w));
         pe.push_back({ctl.state().last_psi, e});
       }
@@ -492,7 +501,8 @@ TEST(ppobr_ablations) {
   }
 }
 
-// ---- non-finite inputs and counters ----------------------------------------------------------------
+// ---- non-finite inputs and counters
+// ----------------------------------------------------------------
 
 TEST(ppobr_rejected_entropy_and_dropped_returns) {
   PPOBRConfig c;
@@ -518,9 +528,11 @@ TEST(ppobr_rejected_entropy_and_dropped_returns) {
   CHECK(ctl.state().returns[0] == 1.0 && ctl.state().returns[1] == 2.0);
   // a rejected update after accepted ones keeps epsilon
   CHECK(ctl.update(obs_of(kNaN, mixed)) == e);
-  CHECK(ctl.state().count == 2 && ctl.state().dropped_returns == 3 && ctl.state().rejected_entropy == 5);
+  CHECK(ctl.state().count == 2 && ctl.state().dropped_returns == 3 &&
+        ctl.state().rejected_entropy == 5);
   auto d = ctl.diagnostics();
-  CHECK(lookup(d, "rejected_entropy") == 5 && lookup(d, "dropped_returns") == 3 && lookup(d, "num_returns") == 2);
+  CHECK(lookup(d, "rejected_entropy") == 5 && lookup(d, "dropped_returns") == 3 &&
+        lookup(d, "num_returns") == 2);
   // a "no episode finished" update keeps the buffer and recomputes from the entropy
   ctl.update(obs_of(0.25));
   CHECK(ctl.state().count == 2 && ctl.state().last_phi == 0.25 && ctl.state().updates == 2);
@@ -542,7 +554,8 @@ TEST(ppobr_ring_buffer_wraps) {
   CHECK_NEAR(s.last_z, 2.4494895627831913, 1e-14);
 }
 
-// ---- bad input -----------------------------------------------------------------------------------
+// ---- bad input
+// -----------------------------------------------------------------------------------
 
 TEST(ppobr_config_errors) {
   struct Case {
@@ -569,21 +582,37 @@ TEST(ppobr_config_errors) {
       {"entropy_ref", [](PPOBRConfig& c) { c.entropy_ref = kInf; }},
       {"entropy_ref", [](PPOBRConfig& c) { c.entropy_ref = 0.0; }},
       {"entropy_ref", [](PPOBRConfig& c) { c.entropy_ref = -1.0; }},
-      {"entropy_ref", [](PPOBRConfig& c) { c.entropy_floor = 2.0; c.entropy_ref = 1.0; }},
+      {"entropy_ref",
+       [](PPOBRConfig& c) {
+         c.entropy_floor = 2.0;
+         c.entropy_ref = 1.0;
+       }},
       {"entropy_floor", [](PPOBRConfig& c) { c.entropy_floor = kNaN; }},
       {"entropy_floor", [](PPOBRConfig& c) { c.entropy_floor = -kInf; }},
       {"eps_min", [](PPOBRConfig& c) { c.eps_min = -0.01; }},
       {"eps_min", [](PPOBRConfig& c) { c.eps_min = kNaN; }},
       {"eps_min", [](PPOBRConfig& c) { c.eps_min = 0.31; }},  // > default eps_max 0.3
-      {"eps_min", [](PPOBRConfig& c) { c.eps_min = 0.2; c.eps_max = 0.1; }},
+      {"eps_min",
+       [](PPOBRConfig& c) {
+         c.eps_min = 0.2;
+         c.eps_max = 0.1;
+       }},
       {"eps_min", [](PPOBRConfig& c) { c.eps_max = 0.1; }},  // default eps_min 0.14 > 0.1
       {"eps_min", [](PPOBRConfig& c) { c.lambda2 = 1.5; }},  // default eps_min negative
       {"eps_max", [](PPOBRConfig& c) { c.eps_max = 0.0; }},
       {"eps_max", [](PPOBRConfig& c) { c.eps_max = -1.0; }},
       {"eps_max", [](PPOBRConfig& c) { c.eps_max = kInf; }},
-      {"eps_max", [](PPOBRConfig& c) { c.eps0 = 1e300; c.lambda1 = 1e10; }},  // default overflows
+      {"eps_max",
+       [](PPOBRConfig& c) {
+         c.eps0 = 1e300;
+         c.lambda1 = 1e10;
+       }},                                                 // default overflows
       {"eps0", [](PPOBRConfig& c) { c.eps_min = 0.25; }},  // eps0 below eps_min
-      {"eps0", [](PPOBRConfig& c) { c.eps_max = 0.15; c.eps_min = 0.1; }},  // eps0 above eps_max
+      {"eps0",
+       [](PPOBRConfig& c) {
+         c.eps_max = 0.15;
+         c.eps_min = 0.1;
+       }},  // eps0 above eps_max
   };
   for (const auto& k : cases) {
     PPOBRConfig c;
@@ -666,7 +695,8 @@ TEST(ppobr_bad_state_and_observation) {
   CHECK_THROWS_ARG(update(c, bad, obs_of(1.0)), "state");
 }
 
-// ---- diagnostics and config items ------------------------------------------------------------------
+// ---- diagnostics and config items
+// ------------------------------------------------------------------
 
 TEST(ppobr_diagnostics_and_config_items) {
   PPOBRConfig c;
@@ -675,8 +705,9 @@ TEST(ppobr_diagnostics_and_config_items) {
   c.eps_max = 0.28;
   PPOBRController ctl(c);
   auto d = ctl.diagnostics();
-  const char* names[] = {"epsilon", "phi", "psi", "entropy", "z", "entropy_ref",
-                         "num_returns", "updates", "rejected_entropy", "dropped_returns"};
+  const char* names[] = {
+      "epsilon",     "phi",         "psi",     "entropy",          "z",
+      "entropy_ref", "num_returns", "updates", "rejected_entropy", "dropped_returns"};
   CHECK(d.size() == 10);
   for (std::size_t i = 0; i < d.size() && i < 10; ++i) CHECK(d[i].first == names[i]);
   CHECK(d[0].second == 0.2);
@@ -690,18 +721,21 @@ TEST(ppobr_diagnostics_and_config_items) {
   CHECK(lookup(d, "z") == ctl.state().last_z && lookup(d, "psi") == ctl.state().last_psi);
 
   auto ci = ctl.config_items();
-  const char* cnames[] = {"eps0", "lambda1", "lambda2", "window", "psi_mode", "entropy_ref",
-                          "entropy_floor", "eps_min", "eps_max", "eps_min_effective", "eps_max_effective"};
+  const char* cnames[] = {"eps0",     "lambda1",           "lambda2",          "window",
+                          "psi_mode", "entropy_ref",       "entropy_floor",    "eps_min",
+                          "eps_max",  "eps_min_effective", "eps_max_effective"};
   CHECK(ci.size() == 11);
   for (std::size_t i = 0; i < ci.size() && i < 11; ++i) CHECK(ci[i].first == cnames[i]);
   CHECK(lookup(ci, "eps0") == 0.2 && lookup(ci, "lambda1") == 0.5 && lookup(ci, "lambda2") == 0.3);
   CHECK(lookup(ci, "window") == 4 && lookup(ci, "psi_mode") == 1.0);
   CHECK(std::isnan(lookup(ci, "entropy_ref")) && lookup(ci, "entropy_floor") == 0.0);
   CHECK(std::isnan(lookup(ci, "eps_min")) && lookup(ci, "eps_max") == 0.28);
-  CHECK(lookup(ci, "eps_min_effective") == eps_min_of(c) && lookup(ci, "eps_max_effective") == 0.28);
+  CHECK(lookup(ci, "eps_min_effective") == eps_min_of(c) &&
+        lookup(ci, "eps_max_effective") == 0.28);
 }
 
-// ---- constant --------------------------------------------------------------------------------------
+// ---- constant
+// --------------------------------------------------------------------------------------
 
 TEST(constant_controller) {
   ConstantConfig c;
@@ -729,7 +763,8 @@ TEST(constant_controller) {
   CHECK(z.epsilon() == 0.0 && z.update(Observation{}) == 0.0);
 }
 
-// ---- linear decay ----------------------------------------------------------------------------------
+// ---- linear decay
+// ----------------------------------------------------------------------------------
 
 TEST(linear_decay_controller) {
   LinearDecayConfig c;
@@ -765,7 +800,8 @@ TEST(linear_decay_controller) {
   CHECK_NEAR(u.update(Observation{}), 0.2, 1e-15);
   CHECK_NEAR(u.update(Observation{}), 0.3, 1e-15);
   auto ci = ctl.config_items();
-  CHECK(ci.size() == 3 && ci[0].first == "eps_start" && ci[1].first == "eps_end" && ci[2].first == "total_updates");
+  CHECK(ci.size() == 3 && ci[0].first == "eps_start" && ci[1].first == "eps_end" &&
+        ci[2].first == "total_updates");
   CHECK(ci[2].second == 4.0);
   auto dg = ctl.diagnostics();
   CHECK(dg.size() == 2 && dg[0].first == "epsilon" && dg[1].first == "updates");
@@ -795,7 +831,8 @@ TEST(linear_decay_controller) {
   CHECK_THROWS_ARG(LinearDecayController{b}, "total_updates");
 }
 
-// ---- KL-adaptive -----------------------------------------------------------------------------------
+// ---- KL-adaptive
+// -----------------------------------------------------------------------------------
 
 TEST(kl_adaptive_controller) {
   KLAdaptiveConfig c;  // eps0 .2, target .01, tol 1.5, rate 1.5, [0.02, 0.5]
@@ -830,7 +867,8 @@ TEST(kl_adaptive_controller) {
     o.kl = bad;
     CHECK(ctl.update(o) == 0.5);
   }
-  CHECK(ctl.state().rejected_kl == 3 && ctl.state().updates == before.updates && ctl.state().last_kl == 0.0);
+  CHECK(ctl.state().rejected_kl == 3 && ctl.state().updates == before.updates &&
+        ctl.state().last_kl == 0.0);
   // missing kl: InvalidArgument("kl"), state unchanged
   before = ctl.state();
   CHECK_THROWS_ARG(ctl.update(obs_of(1.0)), "kl");

@@ -28,7 +28,8 @@ struct IsaGuard {
 std::vector<detail::Isa> isas() {
   std::vector<detail::Isa> v;
   for (int i = 0; i <= 2; ++i)
-    if (detail::isa_supported(static_cast<detail::Isa>(i))) v.push_back(static_cast<detail::Isa>(i));
+    if (detail::isa_supported(static_cast<detail::Isa>(i)))
+      v.push_back(static_cast<detail::Isa>(i));
   return v;
 }
 
@@ -42,7 +43,8 @@ template <class T>
 void ref_row(const View2D<T>& x, std::int64_t i, std::int64_t act, double& logp, double& ent) {
   const T* row = x.data + i * x.row_stride;
   double m = -std::numeric_limits<double>::infinity();
-  for (std::int64_t j = 0; j < x.cols; ++j) m = std::max(m, static_cast<double>(row[j * x.col_stride]));
+  for (std::int64_t j = 0; j < x.cols; ++j)
+    m = std::max(m, static_cast<double>(row[j * x.col_stride]));
   long double s = 0, t = 0;
   for (std::int64_t j = 0; j < x.cols; ++j) {
     const double y = static_cast<double>(row[j * x.col_stride]) - m;
@@ -67,7 +69,8 @@ void check_against_reference(const View2D<T>& x, const std::vector<std::int64_t>
     ref_row(x, i, act[static_cast<std::size_t>(i * astride)], rl, re);
     const double gl = static_cast<double>(lp[static_cast<std::size_t>(i)]);
     const double ge = static_cast<double>(en[static_cast<std::size_t>(i)]);
-    const double scale_l = 1.0 + std::fabs(rl), scale_e = 1.0 + std::log(static_cast<double>(x.cols));
+    const double scale_l = 1.0 + std::fabs(rl),
+                 scale_e = 1.0 + std::log(static_cast<double>(x.cols));
     if (!(std::fabs(gl - rl) <= tol * scale_l * 4) || !(std::fabs(ge - re) <= tol * scale_e * 4)) {
       if (bad < 5)
         std::fprintf(stderr, "  row %lld (A=%lld): logp %.9g vs %.9g, entropy %.9g vs %.9g\n",
@@ -117,9 +120,11 @@ void categorical_layouts() {
   std::vector<T> wide(static_cast<std::size_t>(N * (3 * A + 5)), T(1e30));
   for (std::int64_t i = 0; i < N; ++i)
     for (std::int64_t j = 0; j < A; ++j)
-      wide[static_cast<std::size_t>(i * (3 * A + 5) + 3 * j)] = x[static_cast<std::size_t>(i * A + j)];
+      wide[static_cast<std::size_t>(i * (3 * A + 5) + 3 * j)] =
+          x[static_cast<std::size_t>(i * A + j)];
   std::vector<std::int64_t> act2(static_cast<std::size_t>(2 * N), -1);
-  for (std::int64_t i = 0; i < N; ++i) act2[static_cast<std::size_t>(2 * i)] = act[static_cast<std::size_t>(i)];
+  for (std::int64_t i = 0; i < N; ++i)
+    act2[static_cast<std::size_t>(2 * i)] = act[static_cast<std::size_t>(i)];
   categorical_logprob_entropy<T>(View2D<T>{wide.data(), N, A, 3 * A + 5, 3}, act2.data(), 2,
                                  lp2.data(), en2.data());
   CHECK(lp == lp2);
@@ -183,8 +188,8 @@ void categorical_shift_and_large() {
     CHECK_NEAR(e3[static_cast<std::size_t>(i)], e1[static_cast<std::size_t>(i)], tol);
   }
   // large logits stay finite and right
-  std::vector<T> big = {T(1e4), T(0), T(-1e4),  T(1e4), T(1e4), T(1e4),
-                        T(-1e4), T(-1e4), T(1e4), T(1e4), T(1e4), T(-1e4)};
+  std::vector<T> big = {T(1e4),  T(0),    T(-1e4), T(1e4), T(1e4), T(1e4),
+                        T(-1e4), T(-1e4), T(1e4),  T(1e4), T(1e4), T(-1e4)};
   std::vector<std::int64_t> ba = {0, 2, 1, 1};
   std::vector<T> bl(4), be(4);
   categorical_logprob_entropy<T>(view(big, 4, 3), ba.data(), 1, bl.data(), be.data());
@@ -219,8 +224,9 @@ TEST(categorical_rejects_bad_input) {
     CHECK_THROWS_ARG(call(x, a2, threads), "actions");
     a2[3] = -1;
     CHECK_THROWS_ARG(call(x, a2, threads), "actions");
-    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
-                      -std::numeric_limits<float>::infinity()}) {
+    for (float bad :
+         {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+          -std::numeric_limits<float>::infinity()}) {
       auto x2 = x;
       x2[4 * A + 2] = bad;
       CHECK_THROWS_ARG(call(x2, act, threads), "logits");
@@ -234,18 +240,21 @@ TEST(categorical_rejects_bad_input) {
       CHECK_THROWS_ARG(call(x2, a2, threads), "actions");
     }
   }
-  CHECK_THROWS_ARG(categorical_logprob_entropy<float>(View2D<float>{x.data(), 0, A, A, 1}, act.data(), 1,
-                                                      lp.data(), en.data()),
+  CHECK_THROWS_ARG(categorical_logprob_entropy<float>(View2D<float>{x.data(), 0, A, A, 1},
+                                                      act.data(), 1, lp.data(), en.data()),
                    "logits");
-  CHECK_THROWS_ARG(categorical_logprob_entropy<float>(View2D<float>{x.data(), N, 0, 0, 1}, act.data(), 1,
-                                                      lp.data(), en.data()),
+  CHECK_THROWS_ARG(categorical_logprob_entropy<float>(View2D<float>{x.data(), N, 0, 0, 1},
+                                                      act.data(), 1, lp.data(), en.data()),
                    "logits");
-  CHECK_THROWS_ARG(categorical_logprob_entropy<float>(View2D<float>{}, act.data(), 1, lp.data(), en.data()),
-                   "logits");
-  CHECK_THROWS_ARG(categorical_logprob_entropy<float>(view(x, N, A), nullptr, 1, lp.data(), en.data()),
-                   "actions");
-  CHECK_THROWS_ARG(categorical_logprob_entropy<float>(view(x, N, A), act.data(), 1, lp.data(), en.data(), -1),
-                   "num_threads");
+  CHECK_THROWS_ARG(
+      categorical_logprob_entropy<float>(View2D<float>{}, act.data(), 1, lp.data(), en.data()),
+      "logits");
+  CHECK_THROWS_ARG(
+      categorical_logprob_entropy<float>(view(x, N, A), nullptr, 1, lp.data(), en.data()),
+      "actions");
+  CHECK_THROWS_ARG(
+      categorical_logprob_entropy<float>(view(x, N, A), act.data(), 1, lp.data(), en.data(), -1),
+      "num_threads");
 }
 
 // ---- Gaussian ----------------------------------------------------------------------------
@@ -263,8 +272,10 @@ void gaussian_cases() {
     gaussian_entropy<T>(view(ls, N, D), out.data());
     for (std::int64_t i = 0; i < N; ++i) {
       double s = 0;
-      for (std::int64_t d = 0; d < D; ++d) s += static_cast<double>(ls[static_cast<std::size_t>(i * D + d)]);
-      CHECK_NEAR(out[static_cast<std::size_t>(i)], s + static_cast<double>(D) * c, sizeof(T) == 4 ? 1e-5 : 1e-13);
+      for (std::int64_t d = 0; d < D; ++d)
+        s += static_cast<double>(ls[static_cast<std::size_t>(i * D + d)]);
+      CHECK_NEAR(out[static_cast<std::size_t>(i)], s + static_cast<double>(D) * c,
+                 sizeof(T) == 4 ? 1e-5 : 1e-13);
     }
     // a shared log_std broadcast over the batch (row_stride 0)
     std::vector<T> out2(N);

@@ -41,8 +41,9 @@ void with_watchdog(const char* what, double seconds, const std::function<void()>
   });
   std::unique_lock<std::mutex> lock(sh->m);
   if (!sh->cv.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return sh->done; })) {
-    ppobr_test::fail(__FILE__, __LINE__, std::string(what) + " did not return within " +
-                                             std::to_string(static_cast<int>(seconds)) + " s (hang)");
+    ppobr_test::fail(__FILE__, __LINE__,
+                     std::string(what) + " did not return within " +
+                         std::to_string(static_cast<int>(seconds)) + " s (hang)");
     lock.unlock();
     worker.detach();
     return;
@@ -61,10 +62,13 @@ std::uint64_t fnv1a64(const std::uint8_t* d, std::size_t n) {
 }
 
 void put_u64(std::vector<std::uint8_t>& b, std::size_t at, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) b[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
+  for (int i = 0; i < 8; ++i)
+    b[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
 }
 
-void fix_checksum(std::vector<std::uint8_t>& b) { put_u64(b, b.size() - 8, fnv1a64(b.data(), b.size() - 8)); }
+void fix_checksum(std::vector<std::uint8_t>& b) {
+  put_u64(b, b.size() - 8, fnv1a64(b.data(), b.size() - 8));
+}
 
 }  // namespace
 
@@ -82,8 +86,9 @@ TEST(gaussian_entropy_rejects_a_shape_whose_size_overflows) {
     v.cols = s[1];
     v.row_stride = 0;
     v.col_stride = 0;
-    with_watchdog("gaussian_entropy on an overflowing shape", 3.0,
-                  [v] { CHECK_THROWS_ARG(ppobr::gaussian_entropy<double>(v, nullptr), "log_std"); });
+    with_watchdog("gaussian_entropy on an overflowing shape", 3.0, [v] {
+      CHECK_THROWS_ARG(ppobr::gaussian_entropy<double>(v, nullptr), "log_std");
+    });
     const ppobr_view2d cv = {&one, s[0], s[1], 0, 0};
     with_watchdog("ppobr_gaussian_entropy on an overflowing shape", 3.0, [cv] {
       CHECK(ppobr_gaussian_entropy(PPOBR_FLOAT64, &cv, nullptr) == PPOBR_ERROR_INVALID_ARGUMENT);
@@ -97,7 +102,8 @@ TEST(gaussian_entropy_rejects_a_shape_whose_size_overflows) {
 // std::bad_alloc for ~2^40, and for ~2^31..2^36 a multi-GB allocation that is zero-filled.
 // A hostile num_segments must be an InvalidArgument, not an allocation.
 TEST(surrogate_rejects_a_huge_num_segments_without_allocating) {
-  const double lp_new[3] = {-1.0, -1.1, -0.9}, lp_old[3] = {-1.0, -1.0, -1.0}, adv[3] = {1.0, -1.0, 0.5};
+  const double lp_new[3] = {-1.0, -1.1, -0.9}, lp_old[3] = {-1.0, -1.0, -1.0},
+               adv[3] = {1.0, -1.0, 0.5};
   const std::int64_t seg[3] = {0, 0, 1};
   for (std::int64_t num_segments : {kI64Max, std::int64_t{1} << 62, std::int64_t{1} << 40}) {
     ppobr::SurrogateInputs<double> in;
@@ -121,7 +127,8 @@ TEST(surrogate_rejects_a_huge_num_segments_without_allocating) {
       other = std::string("std::exception: ") + e.what();
     }
     if (!invalid_argument)
-      ppobr_test::fail(__FILE__, __LINE__, "num_segments = " + std::to_string(num_segments) + ": " + other);
+      ppobr_test::fail(__FILE__, __LINE__,
+                       "num_segments = " + std::to_string(num_segments) + ": " + other);
   }
 }
 
@@ -136,7 +143,11 @@ TEST(surrogate_rejects_weights_too_small_to_average_over) {
   const double row_tiny[4] = {1.0, 0.99999995, 2.07507571e-322, 0.0};
   const double all_tiny[4] = {1e-320, 1e-320, 1e-320, 1e-320};
   const std::int64_t seg[4] = {0, 0, 1, 1};
-  struct Case { const double* mask; ppobr::Aggregation agg; bool segments; };
+  struct Case {
+    const double* mask;
+    ppobr::Aggregation agg;
+    bool segments;
+  };
   const Case cases[] = {{row_tiny, ppobr::Aggregation::SeqMeanTokenMean, false},
                         {row_tiny, ppobr::Aggregation::SeqMeanTokenMean, true},
                         {all_tiny, ppobr::Aggregation::TokenMean, false}};
@@ -157,7 +168,8 @@ TEST(surrogate_rejects_weights_too_small_to_average_over) {
     } catch (const ppobr::InvalidArgument& e) {
       outcome = e.argument() == "mask" ? "" : std::string("InvalidArgument(") + e.argument() + ")";
     }
-    if (!outcome.empty()) ppobr_test::fail(__FILE__, __LINE__, "expected InvalidArgument(mask), got " + outcome);
+    if (!outcome.empty())
+      ppobr_test::fail(__FILE__, __LINE__, "expected InvalidArgument(mask), got " + outcome);
   }
 }
 
@@ -173,7 +185,8 @@ TEST(categorical_entropy_of_logits_wider_than_the_range_is_finite) {
   ppobr::View2D<float> v{logits.data(), 1, 276, 276, 1};
   ppobr::categorical_logprob_entropy<float>(v, &action, 1, &logp, &ent, 1);
   if (!(ent == 0.0f && logp == 0.0f))
-    ppobr_test::fail(__FILE__, __LINE__, "entropy " + std::to_string(ent) + ", logp " + std::to_string(logp));
+    ppobr_test::fail(__FILE__, __LINE__,
+                     "entropy " + std::to_string(ent) + ", logp " + std::to_string(logp));
 }
 
 // fuzz_deserialize, regressions/fuzz_deserialize/restored-counter-int64-max-overflows:
@@ -205,7 +218,8 @@ TEST(restored_counters_at_int64_max_do_not_overflow) {
     (void)ppobr::deserialize_controller(again.data(), again.size());
   } catch (const ppobr::InvalidArgument& e) {
     restores = false;
-    ppobr_test::fail(__FILE__, __LINE__, std::string("a restored controller's own bytes are rejected: ") + e.what());
+    ppobr_test::fail(__FILE__, __LINE__,
+                     std::string("a restored controller's own bytes are rejected: ") + e.what());
   }
   CHECK(restores);
 }

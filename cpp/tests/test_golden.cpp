@@ -27,7 +27,8 @@ namespace {
 std::vector<detail::Isa> isas() {
   std::vector<detail::Isa> v;
   for (int i = 0; i <= 2; ++i)
-    if (detail::isa_supported(static_cast<detail::Isa>(i))) v.push_back(static_cast<detail::Isa>(i));
+    if (detail::isa_supported(static_cast<detail::Isa>(i)))
+      v.push_back(static_cast<detail::Isa>(i));
   return v;
 }
 
@@ -54,7 +55,8 @@ void surrogate_matches_golden() {
       std::vector<T> grad, grad3;
       const SurrogateResult r = run(c, grad, 1);
       for (const std::string& m : golden::mismatches(c, r, grad, "core")) {
-        std::fprintf(stderr, "  [%s isa %d] %s\n", c.name.c_str(), static_cast<int>(isa), m.c_str());
+        std::fprintf(stderr, "  [%s isa %d] %s\n", c.name.c_str(), static_cast<int>(isa),
+                     m.c_str());
         CHECK(false);
       }
       const SurrogateResult r3 = run(c, grad3, 3);
@@ -86,7 +88,8 @@ TEST(golden_checker_detects_errors) {
   CHECK(!golden::mismatches(c, good, g, "core").empty());
   for (int k = 0; k < kNumStats; ++k) {
     r = good;
-    r.stats.sum[static_cast<std::size_t>(k)] += 1e-3 * (1 + std::fabs(r.stats.sum[static_cast<std::size_t>(k)]));
+    r.stats.sum[static_cast<std::size_t>(k)] +=
+        1e-3 * (1 + std::fabs(r.stats.sum[static_cast<std::size_t>(k)]));
     CHECK(!golden::mismatches(c, r, grad, "core").empty());
   }
 }
@@ -99,7 +102,8 @@ std::optional<double> opt_number(const std::map<std::string, std::string>& cfg, 
   return golden::number(it->second);
 }
 
-std::unique_ptr<Controller> make_controller(const std::string& kind, const std::map<std::string, std::string>& cfg) {
+std::unique_ptr<Controller> make_controller(const std::string& kind,
+                                            const std::map<std::string, std::string>& cfg) {
   auto num = [&](const char* key, double dflt) { return opt_number(cfg, key).value_or(dflt); };
   if (kind == "ppobr") {
     PPOBRConfig c;
@@ -161,7 +165,8 @@ TEST(controllers_match_golden_bit_for_bit) {
         const auto in = golden::pairs(rec.tokens);
         obs = Observation{};
         // the core takes the per-step entropies' mean, which the file gives as entropy
-        if (in.count("entropy") && in.at("entropy") != "none") obs.entropy = golden::number(in.at("entropy"));
+        if (in.count("entropy") && in.at("entropy") != "none")
+          obs.entropy = golden::number(in.at("entropy"));
         returns.clear();
         if (in.count("returns"))
           for (const std::string& t : golden::split(in.at("returns"), ','))
@@ -179,8 +184,9 @@ TEST(controllers_match_golden_bit_for_bit) {
           } catch (const InvalidArgument& e) {
             raised = e.argument() == want.at("raises");
           }
-          if (!raised) std::fprintf(stderr, "  [%s update %d] no InvalidArgument(%s)\n", raw.name.c_str(), step,
-                                    want.at("raises").c_str());
+          if (!raised)
+            std::fprintf(stderr, "  [%s update %d] no InvalidArgument(%s)\n", raw.name.c_str(),
+                         step, want.at("raises").c_str());
           CHECK(raised);
           continue;
         }
@@ -190,7 +196,8 @@ TEST(controllers_match_golden_bit_for_bit) {
         CHECK(d.size() == want.size());
         for (const auto& [name, value] : d) {
           if (!want.count(name) || !same_bits(value, golden::number(want.at(name)))) {
-            std::fprintf(stderr, "  [%s update %d] %s = %.17g\n", raw.name.c_str(), step, name.c_str(), value);
+            std::fprintf(stderr, "  [%s update %d] %s = %.17g\n", raw.name.c_str(), step,
+                         name.c_str(), value);
             ok = false;
           }
         }

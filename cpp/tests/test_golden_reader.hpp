@@ -29,7 +29,8 @@ inline std::string path(const char* file) { return std::string(PPOBR_GOLDEN_DIR)
 inline double number(const std::string& s) {
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || *end != '\0') throw std::runtime_error("golden: not a number: '" + s + "'");
+  if (end == s.c_str() || *end != '\0')
+    throw std::runtime_error("golden: not a number: '" + s + "'");
   return v;
 }
 
@@ -99,7 +100,8 @@ inline std::map<std::string, std::string> pairs(const std::vector<std::string>& 
 }
 
 // (path, dtype, quantity) -> relative tolerance.
-inline double tolerance(const std::string& path_name, const std::string& dtype, const std::string& quantity) {
+inline double tolerance(const std::string& path_name, const std::string& dtype,
+                        const std::string& quantity) {
   std::ifstream in(path("tolerances.txt"));
   std::string line;
   while (std::getline(in, line)) {
@@ -224,10 +226,11 @@ std::vector<std::string> mismatches(const SurrogateCase<T>& c, const ppobr::Surr
     const double scale = minmax ? std::fabs(c.sums[K]) : c.scale[K];
     const double tol = (k == ppobr::kKlK3 ? rel_k3 : rel) * scale + 1e-300;
     if (!near(r.stats.sum[K], c.sums[K], tol))
-      bad.push_back(std::string("sums[") + ppobr::kStatNames[K] + "] " + num(r.stats.sum[K]) + " != " + num(c.sums[K]));
+      bad.push_back(std::string("sums[") + ppobr::kStatNames[K] + "] " + num(r.stats.sum[K]) +
+                    " != " + num(c.sums[K]));
     if (!near(r.stats.count[K], c.counts[K], rel * c.counts[K] + 1e-300))
-      bad.push_back(std::string("counts[") + ppobr::kStatNames[K] + "] " + num(r.stats.count[K]) + " != " +
-                    num(c.counts[K]));
+      bad.push_back(std::string("counts[") + ppobr::kStatNames[K] + "] " + num(r.stats.count[K]) +
+                    " != " + num(c.counts[K]));
   }
   return bad;
 }

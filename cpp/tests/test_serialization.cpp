@@ -81,11 +81,15 @@ struct Gen {
   Input input(double trend) {
     Input in;
     int r = pick(12);
-    in.entropy = r == 0 ? std::nullopt : r == 1 ? std::optional<double>(odd()) : std::optional<double>(uni(-0.5, 2.0));
+    in.entropy = r == 0   ? std::nullopt
+                 : r == 1 ? std::optional<double>(odd())
+                          : std::optional<double>(uni(-0.5, 2.0));
     in.returns.resize(pick(4));
     for (auto& x : in.returns) x = pick(15) == 0 ? odd() : trend + uni(-3, 3);
     r = pick(15);
-    in.kl = r == 0 ? std::nullopt : r == 1 ? std::optional<double>(odd()) : std::optional<double>(uni(-0.01, 0.05));
+    in.kl = r == 0   ? std::nullopt
+            : r == 1 ? std::optional<double>(odd())
+                     : std::optional<double>(uni(-0.01, 0.05));
     return in;
   }
   PPOBRConfig ppobr() {
@@ -123,10 +127,14 @@ struct Gen {
 
   std::unique_ptr<Controller> controller(int type) {
     switch (type % 4) {
-      case 0: return std::make_unique<PPOBRController>(ppobr());
-      case 1: return std::make_unique<ConstantController>(constant());
-      case 2: return std::make_unique<LinearDecayController>(linear());
-      default: return std::make_unique<KLAdaptiveController>(kl());
+      case 0:
+        return std::make_unique<PPOBRController>(ppobr());
+      case 1:
+        return std::make_unique<ConstantController>(constant());
+      case 2:
+        return std::make_unique<LinearDecayController>(linear());
+      default:
+        return std::make_unique<KLAdaptiveController>(kl());
     }
   }
 };
@@ -162,8 +170,8 @@ bool same_items(const Diagnostics& a, const Diagnostics& b) {
 
 bool same_controller(const Controller& a, const Controller& b) {
   return std::string(a.name()) == b.name() && bits(a.epsilon()) == bits(b.epsilon()) &&
-         same_items(a.diagnostics(), b.diagnostics()) && same_items(a.config_items(), b.config_items()) &&
-         a.serialize() == b.serialize();
+         same_items(a.diagnostics(), b.diagnostics()) &&
+         same_items(a.config_items(), b.config_items()) && a.serialize() == b.serialize();
 }
 
 // A set of valid blobs: every type, fresh and after a history of updates.
@@ -207,8 +215,8 @@ TEST(fnv_known_answers) {
 TEST(format_golden_constant) {
   ConstantController c(ConstantConfig{0.2});
   Bytes expect = {'P', 'P', 'O', 'B', 'R', 'C', 'T', 'L'};
-  put_u32(expect, 1);  // version
-  put_u32(expect, 2);  // constant
+  put_u32(expect, 1);          // version
+  put_u32(expect, 2);          // constant
   put_u64(expect, bits(0.2));  // config eps
   put_u64(expect, bits(0.2));  // state epsilon
   put_u64(expect, 0);          // updates
@@ -239,7 +247,8 @@ TEST(format_header_and_checksum_of_all_types) {
   CHECK(b11.size() == b10.size() + 8);
 }
 
-// ---- round trip and continuation -----------------------------------------------------------------
+// ---- round trip and continuation
+// -----------------------------------------------------------------
 
 TEST(round_trip_fresh_all_types) {
   Gen g(2);
@@ -307,7 +316,8 @@ TEST(round_trip_after_errors_and_rejections) {
   CHECK(d[9].first == "dropped_returns" && d[9].second == 2);
 }
 
-// ---- rejection of malformed input ----------------------------------------------------------------
+// ---- rejection of malformed input
+// ----------------------------------------------------------------
 
 TEST(reject_every_truncation) {
   for (const Bytes& b : sample_blobs()) {

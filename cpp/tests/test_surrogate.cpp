@@ -114,7 +114,8 @@ Case<T> make_case(std::mt19937_64& g, std::int64_t rows, std::int64_t cols, doub
     const double u = ud(g);
     c.mask.push_back(static_cast<T>(u < 0.2 ? 0.0 : (u < 0.6 ? 1.0 : 2.0 * ud(g))));
   }
-  if (mask) c.mask[static_cast<std::size_t>(g() % static_cast<std::uint64_t>(n))] = T(1);  // not all zero
+  if (mask)
+    c.mask[static_cast<std::size_t>(g() % static_cast<std::uint64_t>(n))] = T(1);  // not all zero
   if (segs) {
     c.has_seg = true;
     c.nseg = std::max<std::int64_t>(1, n / 5 + 2);
@@ -147,7 +148,8 @@ bool same_bits(const Out<T>& a, const Out<T>& b) {
   if (std::memcmp(&a.res.loss, &b.res.loss, sizeof(double)) != 0) return false;
   if (std::memcmp(a.res.stats.sum.data(), b.res.stats.sum.data(), sizeof(double) * kNumStats) != 0)
     return false;
-  if (std::memcmp(a.res.stats.count.data(), b.res.stats.count.data(), sizeof(double) * kNumStats) != 0)
+  if (std::memcmp(a.res.stats.count.data(), b.res.stats.count.data(), sizeof(double) * kNumStats) !=
+      0)
     return false;
   return a.grad.size() == b.grad.size() &&
          std::memcmp(a.grad.data(), b.grad.data(), a.grad.size() * sizeof(T)) == 0;
@@ -156,7 +158,8 @@ bool same_bits(const Out<T>& a, const Out<T>& b) {
 std::vector<detail::Isa> isas() {
   std::vector<detail::Isa> v;
   for (int i = 0; i <= 2; ++i)
-    if (detail::isa_supported(static_cast<detail::Isa>(i))) v.push_back(static_cast<detail::Isa>(i));
+    if (detail::isa_supported(static_cast<detail::Isa>(i)))
+      v.push_back(static_cast<detail::Isa>(i));
   return v;
 }
 
@@ -181,7 +184,8 @@ TEST(isas_agree_closely) {
     IsaGuard guard(i);
     outs.push_back(run(c));
   }
-  for (std::size_t k = 1; k < outs.size(); ++k) CHECK_NEAR(outs[k].res.loss, outs[0].res.loss, 1e-6);
+  for (std::size_t k = 1; k < outs.size(); ++k)
+    CHECK_NEAR(outs[k].res.loss, outs[0].res.loss, 1e-6);
 }
 
 // ---- layout and threads ------------------------------------------------------------------
@@ -199,7 +203,8 @@ void strided_equals_contiguous() {
         buf.assign(static_cast<std::size_t>(R * (2 * C + 3)), T(12345));
         for (std::int64_t r = 0; r < R; ++r)
           for (std::int64_t k = 0; k < C; ++k)
-            buf[static_cast<std::size_t>(r * (2 * C + 3) + 2 * k)] = v[static_cast<std::size_t>(r * C + k)];
+            buf[static_cast<std::size_t>(r * (2 * C + 3) + 2 * k)] =
+                v[static_cast<std::size_t>(r * C + k)];
         out.data = buf.data();
         out.rows = R;
         out.cols = C;
@@ -242,19 +247,27 @@ void strided_equals_contiguous() {
   CHECK(same_bits(run(c, in, c.opt), ref));
 }
 
-TEST(strided_reversed_broadcast_inputs_equal_contiguous_float) { strided_equals_contiguous<float>(); }
-TEST(strided_reversed_broadcast_inputs_equal_contiguous_double) { strided_equals_contiguous<double>(); }
+TEST(strided_reversed_broadcast_inputs_equal_contiguous_float) {
+  strided_equals_contiguous<float>();
+}
+TEST(strided_reversed_broadcast_inputs_equal_contiguous_double) {
+  strided_equals_contiguous<double>();
+}
 
 template <class T>
 void thread_counts_bit_identical() {
   std::mt19937_64 g(11);
   for (int variant = 0; variant < 4; ++variant) {
     Case<T> c;
-    if (variant == 0) c = make_case<T>(g, 1, 100003, 0.2, 0.2, 0.0, false, false, Aggregation::TokenMean);
+    if (variant == 0)
+      c = make_case<T>(g, 1, 100003, 0.2, 0.2, 0.0, false, false, Aggregation::TokenMean);
     // large enough for the prefetching variant of the kernel (> 8 MiB of inputs)
-    if (variant == 3) c = make_case<T>(g, 1, 450001, 0.2, 0.3, 2.0, true, true, Aggregation::TokenMean);
-    if (variant == 1) c = make_case<T>(g, 1, 70001, 0.2, 0.3, 3.0, true, true, Aggregation::TokenMean);
-    if (variant == 2) c = make_case<T>(g, 40, 2000, 0.2, 0.3, 3.0, true, true, Aggregation::SeqMeanTokenMean);
+    if (variant == 3)
+      c = make_case<T>(g, 1, 450001, 0.2, 0.3, 2.0, true, true, Aggregation::TokenMean);
+    if (variant == 1)
+      c = make_case<T>(g, 1, 70001, 0.2, 0.3, 3.0, true, true, Aggregation::TokenMean);
+    if (variant == 2)
+      c = make_case<T>(g, 40, 2000, 0.2, 0.3, 3.0, true, true, Aggregation::SeqMeanTokenMean);
     SurrogateOptions opt = c.opt;
     opt.num_threads = 1;
     const Out<T> one = run(c, inputs(c), opt);
@@ -274,7 +287,8 @@ void exp_variant_choice_invisible() {
   // (k == 0 only, fast, overflow-safe). One extreme element must not change any other
   // element's gradient bits (the loss scale is the same: token-mean, no mask).
   std::mt19937_64 g(31);
-  Case<T> c = make_case<T>(g, 1, 3000, 0.2, 0.2, 0.0, false, false, Aggregation::TokenMean, false, 0.05);
+  Case<T> c =
+      make_case<T>(g, 1, 3000, 0.2, 0.2, 0.0, false, false, Aggregation::TokenMean, false, 0.05);
   const Out<T> base = run(c);
   for (std::size_t pos : {std::size_t{5}, std::size_t{700}, std::size_t{2999}}) {
     for (double bump : {0.6, 30.0, 500.0, -500.0}) {
@@ -289,8 +303,12 @@ void exp_variant_choice_invisible() {
   }
 }
 
-TEST(exp_variant_choice_does_not_change_other_elements_float) { exp_variant_choice_invisible<float>(); }
-TEST(exp_variant_choice_does_not_change_other_elements_double) { exp_variant_choice_invisible<double>(); }
+TEST(exp_variant_choice_does_not_change_other_elements_float) {
+  exp_variant_choice_invisible<float>();
+}
+TEST(exp_variant_choice_does_not_change_other_elements_double) {
+  exp_variant_choice_invisible<double>();
+}
 
 TEST(null_grad_skips_gradient_same_result) {
   std::mt19937_64 g(3);
@@ -326,7 +344,8 @@ TEST(mean_helper) {
 }
 
 TEST(aggregation_names_round_trip) {
-  for (Aggregation a : {Aggregation::TokenMean, Aggregation::SeqMeanTokenMean, Aggregation::SeqMeanTokenSum})
+  for (Aggregation a :
+       {Aggregation::TokenMean, Aggregation::SeqMeanTokenMean, Aggregation::SeqMeanTokenSum})
     CHECK(parse_aggregation(aggregation_name(a)) == a);
   CHECK_THROWS_ARG(parse_aggregation("mean"), "aggregation");
   CHECK_THROWS_ARG(parse_aggregation(nullptr), "aggregation");
@@ -456,7 +475,8 @@ TEST(rejects_bad_input_naming_the_argument) {
   }
   {
     SurrogateInputs<float> in = good;
-    for (View2D<float>* v : {&in.logp_new, &in.logp_old, &in.advantages, &in.entropy, &in.mask}) v->cols = 0;
+    for (View2D<float>* v : {&in.logp_new, &in.logp_old, &in.advantages, &in.entropy, &in.mask})
+      v->cols = 0;
     CHECK_THROWS_ARG(call(in, gopt), "logp_new");
     for (View2D<float>* v : {&in.logp_new, &in.logp_old, &in.advantages, &in.entropy, &in.mask}) {
       v->cols = 50;
@@ -499,8 +519,9 @@ TEST(rejects_bad_input_naming_the_argument) {
   const char* vnames[] = {"logp_new", "logp_old", "advantages", "entropy"};
   for (int k = 0; k < 4; ++k) {
     for (std::size_t pos : {std::size_t{0}, std::size_t{23}, std::size_t{49}}) {
-      for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
-                        -std::numeric_limits<float>::infinity()}) {
+      for (float bad :
+           {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+            -std::numeric_limits<float>::infinity()}) {
         Case<float> cc = c;
         std::vector<float>* v[] = {&cc.lpn, &cc.lpo, &cc.adv, &cc.ent};
         (*v[k])[pos] = bad;
@@ -531,7 +552,8 @@ TEST(rejects_bad_input_naming_the_argument) {
   {
     Case<float> cc = c;
     std::fill(cc.mask.begin(), cc.mask.end(), 0.0f);
-    for (Aggregation agg : {Aggregation::TokenMean, Aggregation::SeqMeanTokenMean, Aggregation::SeqMeanTokenSum}) {
+    for (Aggregation agg :
+         {Aggregation::TokenMean, Aggregation::SeqMeanTokenMean, Aggregation::SeqMeanTokenSum}) {
       SurrogateOptions o = gopt;
       o.aggregation = agg;
       CHECK_THROWS_ARG(call(inputs(cc), o), "mask");
@@ -628,10 +650,16 @@ void exp_edges(detail::Isa isa) {
   const T inf = std::numeric_limits<T>::infinity();
   const double lnmax = std::log(static_cast<double>(std::numeric_limits<T>::max()));
   const double lnden = std::log(static_cast<double>(std::numeric_limits<T>::denorm_min()));
-  std::vector<T> x = {static_cast<T>(lnmax - 1e-3), static_cast<T>(lnmax + 1e-3),
-                      static_cast<T>(lnmax + 1), static_cast<T>(1000), std::numeric_limits<T>::max(),
-                      static_cast<T>(lnden - 1), static_cast<T>(-2000), std::numeric_limits<T>::lowest(),
-                      inf, -inf};
+  std::vector<T> x = {static_cast<T>(lnmax - 1e-3),
+                      static_cast<T>(lnmax + 1e-3),
+                      static_cast<T>(lnmax + 1),
+                      static_cast<T>(1000),
+                      std::numeric_limits<T>::max(),
+                      static_cast<T>(lnden - 1),
+                      static_cast<T>(-2000),
+                      std::numeric_limits<T>::lowest(),
+                      inf,
+                      -inf};
   std::vector<T> y(x.size());
   detail::exp_array<T>(x.data(), y.data(), static_cast<std::int64_t>(x.size()), isa);
   CHECK(std::isfinite(y[0]) && y[0] > 0);
@@ -665,7 +693,8 @@ void exp_edges(detail::Isa isa) {
         CHECK(std::fabs(static_cast<double>(ys[i]) - want) <= 1.0 * step);
       } else {
         CHECK(ulp_error(ys[i], want) <= 2.5 ||
-              (std::isinf(ys[i]) && want > 0.99 * static_cast<double>(std::numeric_limits<T>::max())));
+              (std::isinf(ys[i]) &&
+               want > 0.99 * static_cast<double>(std::numeric_limits<T>::max())));
       }
     }
   }

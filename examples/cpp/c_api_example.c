@@ -11,23 +11,23 @@
 
 static int failures = 0;
 
-#define EXPECT(cond)                                                       \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
+#define EXPECT(cond)                                                           \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                          \
-    }                                                                      \
+      ++failures;                                                              \
+    }                                                                          \
   } while (0)
 
 /* Calls f; on error prints the thread's last error and counts a failure. */
-#define TRY(call)                                                                     \
-  do {                                                                                \
-    ppobr_status st_ = (call);                                                        \
-    if (st_ != PPOBR_OK) {                                                            \
-      fprintf(stderr, "%s:%d: %s -> %s: %s\n", __FILE__, __LINE__, #call,             \
-              ppobr_status_string(st_), ppobr_last_error_message());                  \
-      ++failures;                                                                     \
-    }                                                                                 \
+#define TRY(call)                                                         \
+  do {                                                                    \
+    ppobr_status st_ = (call);                                            \
+    if (st_ != PPOBR_OK) {                                                \
+      fprintf(stderr, "%s:%d: %s -> %s: %s\n", __FILE__, __LINE__, #call, \
+              ppobr_status_string(st_), ppobr_last_error_message());      \
+      ++failures;                                                         \
+    }                                                                     \
   } while (0)
 
 static int same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
@@ -36,9 +36,9 @@ static void controller_demo(void) {
   ppobr_ppobr_config cfg;
   ppobr_controller *ctl = NULL, *restored = NULL, *bad = NULL;
   ppobr_observation obs;
-  uint8_t *bytes = NULL;
+  uint8_t* bytes = NULL;
   size_t size = 0, written = 0, n_diag = 0, i;
-  const char *names[32];
+  const char* names[32];
   double values[32];
   double eps = 0.0, eps_a = 0.0, eps_b = 0.0;
   int t;
@@ -84,10 +84,11 @@ static void controller_demo(void) {
 
   /* Checkpoint: query the size, serialize, restore. */
   TRY(ppobr_controller_serialize(ctl, NULL, 0, &size));
-  bytes = (uint8_t *)malloc(size);
+  bytes = (uint8_t*)malloc(size);
   EXPECT(bytes != NULL);
   if (bytes == NULL) return;
-  EXPECT(ppobr_controller_serialize(ctl, bytes, size - 1, &written) == PPOBR_ERROR_BUFFER_TOO_SMALL);
+  EXPECT(ppobr_controller_serialize(ctl, bytes, size - 1, &written) ==
+         PPOBR_ERROR_BUFFER_TOO_SMALL);
   EXPECT(written == size);
   TRY(ppobr_controller_serialize(ctl, bytes, size, &written));
   TRY(ppobr_controller_restore(bytes, written, &restored));
@@ -157,10 +158,12 @@ static void kernel_demo(void) {
   opt.dual_clip = 3.0;
   TRY(ppobr_clipped_surrogate(&in, &opt, grad, &loss, &stats));
   EXPECT(loss == loss); /* not NaN */
-  printf("surrogate: loss %.6f, grad[0..3] = %.4f %.4f %.4f %.4f\n", loss, grad[0], grad[1], grad[2], grad[3]);
+  printf("surrogate: loss %.6f, grad[0..3] = %.4f %.4f %.4f %.4f\n", loss, grad[0], grad[1],
+         grad[2], grad[3]);
   for (k = 0; k < PPOBR_NUM_STATS; ++k) {
     const double mean = stats.count[k] > 0.0 ? stats.sum[k] / stats.count[k] : 0.0;
-    const double shown = (k == PPOBR_STAT_RATIO_MIN || k == PPOBR_STAT_RATIO_MAX) ? stats.sum[k] : mean;
+    const double shown =
+        (k == PPOBR_STAT_RATIO_MIN || k == PPOBR_STAT_RATIO_MAX) ? stats.sum[k] : mean;
     printf("  %-20s %.6f\n", ppobr_stat_name(k), shown);
   }
   EXPECT(stats.sum[PPOBR_STAT_RATIO_MIN] <= stats.sum[PPOBR_STAT_RATIO_MAX]);

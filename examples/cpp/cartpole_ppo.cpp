@@ -51,11 +51,14 @@ struct CartPole {
     const double theta_acc = (kGravity * sin_t - cos_t * temp) /
                              (kHalfLength * (4.0 / 3.0 - kMassPole * cos_t * cos_t / total_mass));
     const double x_acc = temp - pole_mass_length * theta_acc * cos_t / total_mass;
-    s = {x + kTau * x_dot, x_dot + kTau * x_acc, theta + kTau * theta_dot, theta_dot + kTau * theta_acc};
+    s = {x + kTau * x_dot, x_dot + kTau * x_acc, theta + kTau * theta_dot,
+         theta_dot + kTau * theta_acc};
     ++steps;
     return std::fabs(s[0]) > kXLimit || std::fabs(s[2]) > kThetaLimit || steps >= kMaxSteps;
   }
-  bool truncated() const { return steps >= kMaxSteps && std::fabs(s[0]) <= kXLimit && std::fabs(s[2]) <= kThetaLimit; }
+  bool truncated() const {
+    return steps >= kMaxSteps && std::fabs(s[0]) <= kXLimit && std::fabs(s[2]) <= kThetaLimit;
+  }
 };
 
 // ------------------------------------------------------------------------------------------
@@ -65,7 +68,9 @@ struct CartPole {
 constexpr int kObs = 4, kFeat = kObs + 1, kActions = 2;
 constexpr int kVFeat = 1 + kObs + kObs * (kObs + 1) / 2;  // 1, s_i, s_i s_j (i <= j)
 
-std::array<double, kFeat> policy_features(const std::array<double, 4>& s) { return {s[0], s[1], s[2], s[3], 1.0}; }
+std::array<double, kFeat> policy_features(const std::array<double, 4>& s) {
+  return {s[0], s[1], s[2], s[3], 1.0};
+}
 
 std::array<double, kVFeat> value_features(const std::array<double, 4>& s) {
   std::array<double, kVFeat> f{};
@@ -83,20 +88,25 @@ std::vector<double> solve_ridge(std::vector<double> A, std::vector<double> b, in
   for (int c = 0; c < n; ++c) {
     int p = c;
     for (int r = c + 1; r < n; ++r)
-      if (std::fabs(A[static_cast<size_t>(r * n + c)]) > std::fabs(A[static_cast<size_t>(p * n + c)])) p = r;
-    for (int k = 0; k < n; ++k) std::swap(A[static_cast<size_t>(c * n + k)], A[static_cast<size_t>(p * n + k)]);
+      if (std::fabs(A[static_cast<size_t>(r * n + c)]) >
+          std::fabs(A[static_cast<size_t>(p * n + c)]))
+        p = r;
+    for (int k = 0; k < n; ++k)
+      std::swap(A[static_cast<size_t>(c * n + k)], A[static_cast<size_t>(p * n + k)]);
     std::swap(b[static_cast<size_t>(c)], b[static_cast<size_t>(p)]);
     const double d = A[static_cast<size_t>(c * n + c)];
     for (int r = c + 1; r < n; ++r) {
       const double f = A[static_cast<size_t>(r * n + c)] / d;
-      for (int k = c; k < n; ++k) A[static_cast<size_t>(r * n + k)] -= f * A[static_cast<size_t>(c * n + k)];
+      for (int k = c; k < n; ++k)
+        A[static_cast<size_t>(r * n + k)] -= f * A[static_cast<size_t>(c * n + k)];
       b[static_cast<size_t>(r)] -= f * b[static_cast<size_t>(c)];
     }
   }
   std::vector<double> x(static_cast<size_t>(n));
   for (int r = n - 1; r >= 0; --r) {
     double acc = b[static_cast<size_t>(r)];
-    for (int k = r + 1; k < n; ++k) acc -= A[static_cast<size_t>(r * n + k)] * x[static_cast<size_t>(k)];
+    for (int k = r + 1; k < n; ++k)
+      acc -= A[static_cast<size_t>(r * n + k)] * x[static_cast<size_t>(k)];
     x[static_cast<size_t>(r)] = acc / A[static_cast<size_t>(r * n + r)];
   }
   return x;
@@ -109,7 +119,8 @@ struct Adam {
   Adam(size_t n, double lr_) : lr(lr_), m(n, 0.0), v(n, 0.0) {}
   void step(std::vector<double>& w, const std::vector<double>& g) {
     ++t;
-    const double c1 = 1.0 - std::pow(b1, static_cast<double>(t)), c2 = 1.0 - std::pow(b2, static_cast<double>(t));
+    const double c1 = 1.0 - std::pow(b1, static_cast<double>(t)),
+                 c2 = 1.0 - std::pow(b2, static_cast<double>(t));
     for (size_t i = 0; i < w.size(); ++i) {
       m[i] = b1 * m[i] + (1.0 - b1) * g[i];
       v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
@@ -144,7 +155,7 @@ int run(int iterations, std::uint64_t seed) {
   std::vector<std::int64_t> actions(N);
   std::vector<double> rewards(N), values(N + 1), logits(N * kActions), logp_old(N), entropy(N);
   std::vector<std::uint8_t> done(N), cut(N);  // done: episode ended; cut: ended by the time limit
-  std::vector<double> bootstrap(N, 0.0);       // V(s_{t+1}) for time-limit cuts
+  std::vector<double> bootstrap(N, 0.0);      // V(s_{t+1}) for time-limit cuts
 
   double first_mean = -1.0;
   std::vector<double> iteration_means;
@@ -164,7 +175,8 @@ int run(int iterations, std::uint64_t seed) {
       double l[kActions];
       for (int a = 0; a < kActions; ++a) {
         l[a] = 0.0;
-        for (int k = 0; k < kFeat; ++k) l[a] += W[static_cast<size_t>(a * kFeat + k)] * phi[static_cast<size_t>(k)];
+        for (int k = 0; k < kFeat; ++k)
+          l[a] += W[static_cast<size_t>(a * kFeat + k)] * phi[static_cast<size_t>(k)];
         logits[t * kActions + static_cast<size_t>(a)] = l[a];
       }
       const double p1 = 1.0 / (1.0 + std::exp(l[0] - l[1]));
@@ -184,9 +196,12 @@ int run(int iterations, std::uint64_t seed) {
     values[N] = value_of(env.s);
 
     // logp_old and per-sample entropy in one fused pass over the rollout's logits.
-    const ppobr::View2D<double> logits_view{logits.data(), static_cast<std::int64_t>(N), kActions, kActions, 1};
-    ppobr::categorical_logprob_entropy<double>(logits_view, actions.data(), 1, logp_old.data(), entropy.data());
-    const double mean_entropy = std::accumulate(entropy.begin(), entropy.end(), 0.0) / static_cast<double>(N);
+    const ppobr::View2D<double> logits_view{logits.data(), static_cast<std::int64_t>(N), kActions,
+                                            kActions, 1};
+    ppobr::categorical_logprob_entropy<double>(logits_view, actions.data(), 1, logp_old.data(),
+                                               entropy.data());
+    const double mean_entropy =
+        std::accumulate(entropy.begin(), entropy.end(), 0.0) / static_cast<double>(N);
 
     // ---- eps for this iteration: once per rollout, before the update epochs --------------
     ppobr::Observation o;
@@ -219,22 +234,26 @@ int run(int iterations, std::uint64_t seed) {
     std::vector<double> mb_logits(M * kActions), mb_logp_new(M), mb_logp_old(M), mb_adv(M), grad(M);
     std::vector<std::int64_t> mb_actions(M);
     for (int e = 0; e < epochs; ++e) {
-      for (size_t i = N - 1; i > 0; --i) std::swap(order[i], order[static_cast<size_t>(gen() % (i + 1))]);
+      for (size_t i = N - 1; i > 0; --i)
+        std::swap(order[i], order[static_cast<size_t>(gen() % (i + 1))]);
       for (size_t start = 0; start + M <= N; start += M) {
         for (size_t j = 0; j < M; ++j) {
           const size_t t = order[start + j];
           const auto phi = policy_features(obs[t]);
           for (int a = 0; a < kActions; ++a) {
             double l = 0.0;
-            for (int k = 0; k < kFeat; ++k) l += W[static_cast<size_t>(a * kFeat + k)] * phi[static_cast<size_t>(k)];
+            for (int k = 0; k < kFeat; ++k)
+              l += W[static_cast<size_t>(a * kFeat + k)] * phi[static_cast<size_t>(k)];
             mb_logits[j * kActions + static_cast<size_t>(a)] = l;
           }
           mb_actions[j] = actions[t];
           mb_logp_old[j] = logp_old[t];
           mb_adv[j] = adv[t];
         }
-        const ppobr::View2D<double> lv{mb_logits.data(), static_cast<std::int64_t>(M), kActions, kActions, 1};
-        ppobr::categorical_logprob_entropy<double>(lv, mb_actions.data(), 1, mb_logp_new.data(), nullptr);
+        const ppobr::View2D<double> lv{mb_logits.data(), static_cast<std::int64_t>(M), kActions,
+                                       kActions, 1};
+        ppobr::categorical_logprob_entropy<double>(lv, mb_actions.data(), 1, mb_logp_new.data(),
+                                                   nullptr);
 
         // The fused kernel: loss, d loss / d logp_new and statistics in one pass.
         const std::int64_t m = static_cast<std::int64_t>(M);
@@ -261,7 +280,8 @@ int run(int iterations, std::uint64_t seed) {
           const auto phi = policy_features(obs[order[start + j]]);
           for (int a = 0; a < kActions; ++a) {
             const double dlogit = grad[j] * ((mb_actions[j] == a ? 1.0 : 0.0) - p[a]);
-            for (int k = 0; k < kFeat; ++k) gW[static_cast<size_t>(a * kFeat + k)] += dlogit * phi[static_cast<size_t>(k)];
+            for (int k = 0; k < kFeat; ++k)
+              gW[static_cast<size_t>(a * kFeat + k)] += dlogit * phi[static_cast<size_t>(k)];
           }
         }
         adam.step(W, gW);
@@ -275,38 +295,44 @@ int run(int iterations, std::uint64_t seed) {
       for (int i = 0; i < kVFeat; ++i) {
         b[static_cast<size_t>(i)] += f[static_cast<size_t>(i)] * ret[t];
         for (int j = 0; j < kVFeat; ++j)
-          A[static_cast<size_t>(i * kVFeat + j)] += f[static_cast<size_t>(i)] * f[static_cast<size_t>(j)];
+          A[static_cast<size_t>(i * kVFeat + j)] +=
+              f[static_cast<size_t>(i)] * f[static_cast<size_t>(j)];
       }
     }
     value_w = solve_ridge(A, b, kVFeat, 1e-3 * static_cast<double>(N));
 
-    const double mean_return = finished.empty() ? episode_return
-                                                : std::accumulate(finished.begin(), finished.end(), 0.0) /
-                                                      static_cast<double>(finished.size());
+    const double mean_return = finished.empty()
+                                   ? episode_return
+                                   : std::accumulate(finished.begin(), finished.end(), 0.0) /
+                                         static_cast<double>(finished.size());
     if (first_mean < 0.0) first_mean = mean_return;
     iteration_means.push_back(mean_return);
-    std::printf("%4d  %7d  %8zu  %11.1f  %7.4f  %7.4f  %9.4f  %9.5f\n", it, (it + 1) * steps_per_rollout,
-                finished.size(), mean_return, eps, mean_entropy, clip_sum / clip_count, kl_sum / kl_count);
+    std::printf("%4d  %7d  %8zu  %11.1f  %7.4f  %7.4f  %9.4f  %9.5f\n", it,
+                (it + 1) * steps_per_rollout, finished.size(), mean_return, eps, mean_entropy,
+                clip_sum / clip_count, kl_sum / kl_count);
   }
 
   // A checkpoint of the controller: bytes that restore to one that continues bit-identically.
   const std::vector<std::uint8_t> bytes = controller.serialize();
-  const std::unique_ptr<ppobr::Controller> restored = ppobr::deserialize_controller(bytes.data(), bytes.size());
+  const std::unique_ptr<ppobr::Controller> restored =
+      ppobr::deserialize_controller(bytes.data(), bytes.size());
   if (restored->epsilon() != controller.epsilon()) {
     std::fprintf(stderr, "restored controller differs\n");
     return 1;
   }
   std::printf("controller checkpoint: %zu bytes; diagnostics:", bytes.size());
-  for (const auto& kv : controller.diagnostics()) std::printf(" %s=%.4g", kv.first.c_str(), kv.second);
+  for (const auto& kv : controller.diagnostics())
+    std::printf(" %s=%.4g", kv.first.c_str(), kv.second);
   std::printf("\n");
 
   const size_t tail = std::min<size_t>(5, iteration_means.size());
   const double last_mean =
-      std::accumulate(iteration_means.end() - static_cast<std::ptrdiff_t>(tail), iteration_means.end(), 0.0) /
+      std::accumulate(iteration_means.end() - static_cast<std::ptrdiff_t>(tail),
+                      iteration_means.end(), 0.0) /
       static_cast<double>(tail);
   const bool improved = last_mean >= 3.0 * first_mean && last_mean >= 150.0;
-  std::printf("mean return: first iteration %.1f, last %zu iterations %.1f -> %s\n", first_mean, tail, last_mean,
-              improved ? "improved" : "DID NOT IMPROVE");
+  std::printf("mean return: first iteration %.1f, last %zu iterations %.1f -> %s\n", first_mean,
+              tail, last_mean, improved ? "improved" : "DID NOT IMPROVE");
   return improved ? 0 : 1;
 }
 

@@ -93,7 +93,9 @@ class ConstantController(Controller):
     def __init__(self, eps: float = 0.2) -> None: ...
 
 class LinearDecayController(Controller):
-    def __init__(self, eps_start: float = 0.2, eps_end: float = 0.0, *, total_updates: int) -> None: ...
+    def __init__(
+        self, eps_start: float = 0.2, eps_end: float = 0.0, *, total_updates: int
+    ) -> None: ...
 
 class KLAdaptiveController(Controller):
     def __init__(

@@ -80,33 +80,39 @@ def load_surrogate_cases() -> List[dict]:
         shape = tuple(int(t) for t in rec["shape"])
 
         def arr(key, dt=dtype):
-            return np.array([unhex(t) for t in rec[key]], dtype=np.float64).astype(dt).reshape(shape)
+            return (
+                np.array([unhex(t) for t in rec[key]], dtype=np.float64).astype(dt).reshape(shape)
+            )
 
         mask = None
         if "mask" in rec:
             mask = arr("mask", np.bool_ if rec["mask_dtype"][0] == "bool" else dtype)
-        cases.append({
-            "name": name,
-            "dtype": dtype,
-            "shape": shape,
-            "eps_low": unhex(rec["eps_low"][0]),
-            "eps_high": unhex(rec["eps_high"][0]),
-            "dual_clip": unhex(rec["dual_clip"][0]) if "dual_clip" in rec else None,
-            "aggregation": rec["aggregation"][0],
-            "logp_new": arr("logp_new"),
-            "logp_old": arr("logp_old"),
-            "advantages": arr("advantages"),
-            "entropy": arr("entropy") if "entropy" in rec else None,
-            "mask": mask,
-            "segment_ids": np.array([int(t) for t in rec["segment_ids"]], np.int64) if "segment_ids" in rec else None,
-            "num_segments": int(rec["num_segments"][0]) if "num_segments" in rec else None,
-            "loss": unhex(rec["loss"][0]),
-            "loss_scale": unhex(rec["loss_scale"][0]),
-            "grad": np.array([unhex(t) for t in rec["grad"]]).reshape(shape),
-            "sums": np.array([unhex(t) for t in rec["sums"]]),
-            "counts": np.array([unhex(t) for t in rec["counts"]]),
-            "scale": np.array([unhex(t) for t in rec["scale"]]),
-        })
+        cases.append(
+            {
+                "name": name,
+                "dtype": dtype,
+                "shape": shape,
+                "eps_low": unhex(rec["eps_low"][0]),
+                "eps_high": unhex(rec["eps_high"][0]),
+                "dual_clip": unhex(rec["dual_clip"][0]) if "dual_clip" in rec else None,
+                "aggregation": rec["aggregation"][0],
+                "logp_new": arr("logp_new"),
+                "logp_old": arr("logp_old"),
+                "advantages": arr("advantages"),
+                "entropy": arr("entropy") if "entropy" in rec else None,
+                "mask": mask,
+                "segment_ids": np.array([int(t) for t in rec["segment_ids"]], np.int64)
+                if "segment_ids" in rec
+                else None,
+                "num_segments": int(rec["num_segments"][0]) if "num_segments" in rec else None,
+                "loss": unhex(rec["loss"][0]),
+                "loss_scale": unhex(rec["loss_scale"][0]),
+                "grad": np.array([unhex(t) for t in rec["grad"]]).reshape(shape),
+                "sums": np.array([unhex(t) for t in rec["sums"]]),
+                "counts": np.array([unhex(t) for t in rec["counts"]]),
+                "scale": np.array([unhex(t) for t in rec["scale"]]),
+            }
+        )
     return cases
 
 
@@ -146,13 +152,23 @@ def load_controller_cases() -> List[dict]:
                 kv = _pairs(tokens)
                 inputs = {
                     "entropy": _value(kv["entropy"]) if "entropy" in kv else None,
-                    "entropy_steps": [unhex(t) for t in kv["entropy_steps"].split(",")] if "entropy_steps" in kv else None,
-                    "returns": ([unhex(t) for t in kv["returns"].split(",") if t] if "returns" in kv else None),
+                    "entropy_steps": [unhex(t) for t in kv["entropy_steps"].split(",")]
+                    if "entropy_steps" in kv
+                    else None,
+                    "returns": (
+                        [unhex(t) for t in kv["returns"].split(",") if t]
+                        if "returns" in kv
+                        else None
+                    ),
                     "kl": _value(kv["kl"]) if "kl" in kv else None,
                 }
             elif key == "expect":
                 kv = _pairs(tokens)
-                want = {"raises": kv["raises"]} if "raises" in kv else {k: unhex(v) for k, v in kv.items()}
+                want = (
+                    {"raises": kv["raises"]}
+                    if "raises" in kv
+                    else {k: unhex(v) for k, v in kv.items()}
+                )
                 case["steps"].append((inputs, want))
         cases.append(case)
     return cases
@@ -204,7 +220,9 @@ def surrogate_mismatches(case: dict, loss, grad, sums, counts, path: str) -> Lis
     g = np.asarray(grad, dtype=np.float64).reshape(case["shape"])
     want = case["grad"]
     if not np.array_equal(g == 0, want == 0):
-        bad.append(f"grad zero pattern: got nonzero at {np.flatnonzero((g != 0) != (want != 0))[:8]}")
+        bad.append(
+            f"grad zero pattern: got nonzero at {np.flatnonzero((g != 0) != (want != 0))[:8]}"
+        )
     finite = want[np.isfinite(want)]
     gmax = float(np.max(np.abs(finite))) if finite.size else 0.0
     for i, (x, w) in enumerate(zip(g.reshape(-1), want.reshape(-1))):
@@ -254,13 +272,18 @@ def bits_equal(a: float, b: float) -> bool:
     return np.array(float(a)).view(np.int64) == np.array(float(b)).view(np.int64)
 
 
-def controller_mismatches(got_diag: Dict[str, float], want: Dict[str, float], keys: Optional[Sequence[str]] = None,
-                          ) -> List[str]:  # fmt: skip
+def controller_mismatches(
+    got_diag: Dict[str, float],
+    want: Dict[str, float],
+    keys: Optional[Sequence[str]] = None,
+) -> List[str]:
     """Diagnostics that are not bit-identical (tolerances.txt: controllers are exact)."""
     bad = []
     for k in keys if keys is not None else want:
         if k not in got_diag:
             bad.append(f"{k} missing")
-        elif not bits_equal(got_diag[k], want[k]) and not (math.isnan(got_diag[k]) and math.isnan(want[k])):
+        elif not bits_equal(got_diag[k], want[k]) and not (
+            math.isnan(got_diag[k]) and math.isnan(want[k])
+        ):
             bad.append(f"{k} {got_diag[k]!r} != {want[k]!r}")
     return bad

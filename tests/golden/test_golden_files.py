@@ -48,7 +48,10 @@ def surrogate_differences(committed: str, fresh: str):
         line_scale = max((abs(unhex(t)) for t in la[1:] if math.isfinite(unhex(t))), default=0.0)
         if la[0] == "loss":
             line_scale = scale
-        if not all(_close(x, y, line_scale if la[0] in ("loss", "sums") else 0.0) for x, y in zip(la[1:], lb[1:])):
+        if not all(
+            _close(x, y, line_scale if la[0] in ("loss", "sums") else 0.0)
+            for x, y in zip(la[1:], lb[1:])
+        ):
             bad.append(f"{case}: {la[0]} differs beyond {LIBM_REL}")
     return bad
 
@@ -70,10 +73,10 @@ def test_the_staleness_check_sees_a_changed_expectation():
     lines = text.splitlines()
     i = next(k for k, line in enumerate(lines) if line.startswith("loss ") and line != "loss inf")
     value = unhex(lines[i].split(" ")[1])
-    changed = lines[:i] + [f"loss {golden_io.hexf(value * (1 + 1e-9) + 1e-12)}"] + lines[i + 1:]
+    changed = lines[:i] + [f"loss {golden_io.hexf(value * (1 + 1e-9) + 1e-12)}"] + lines[i + 1 :]
     assert surrogate_differences("\n".join(changed), text) != []
     j = next(k for k, line in enumerate(lines) if line.startswith("advantages "))
-    changed = lines[:j] + [lines[j].replace(" ", " -", 1)] + lines[j + 1:]
+    changed = lines[:j] + [lines[j].replace(" ", " -", 1)] + lines[j + 1 :]
     assert surrogate_differences("\n".join(changed), text) != []
 
 
@@ -82,16 +85,27 @@ def test_files_read_back_with_every_case_kind():
     names = {c["name"] for c in surrogate}
     assert {c["dtype"].name for c in surrogate} == {"float32", "float64"}
     assert {len(c["shape"]) for c in surrogate} == {1, 2}
-    assert {c["aggregation"] for c in surrogate} == {"token-mean", "seq-mean-token-mean", "seq-mean-token-sum"}
+    assert {c["aggregation"] for c in surrogate} == {
+        "token-mean",
+        "seq-mean-token-mean",
+        "seq-mean-token-sum",
+    }
     assert any(c["dual_clip"] is not None for c in surrogate)
     assert any(c["eps_low"] != c["eps_high"] for c in surrogate)
     assert any(c["mask"] is not None and c["mask"].dtype == bool for c in surrogate)
     assert any(c["segment_ids"] is not None for c in surrogate)
     assert "float32_ratio_overflow_negative_advantage" in names
-    overflow = next(c for c in surrogate if c["name"] == "float32_ratio_overflow_negative_advantage")
+    overflow = next(
+        c for c in surrogate if c["name"] == "float32_ratio_overflow_negative_advantage"
+    )
     assert overflow["loss"] == float("inf") and overflow["grad"][0] == float("inf")
     controllers = load_controller_cases()
-    assert {c["controller"] for c in controllers} == {"ppobr", "constant", "linear_decay", "kl_adaptive"}
+    assert {c["controller"] for c in controllers} == {
+        "ppobr",
+        "constant",
+        "linear_decay",
+        "kl_adaptive",
+    }
     assert any(w.get("raises") == "entropy_ref" for c in controllers for _, w in c["steps"])
     assert any(i["entropy_steps"] for c in controllers for i, _ in c["steps"])
     assert load_tolerances()[("controller", "float64", "epsilon")] == 0.0

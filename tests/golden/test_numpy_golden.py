@@ -3,10 +3,16 @@ tolerances.txt, the controllers bit for bit."""
 
 import numpy as np
 import pytest
+from golden_io import (
+    controller_inputs,
+    controller_mismatches,
+    load_controller_cases,
+    load_surrogate_cases,
+    surrogate_kwargs,
+    surrogate_mismatches,
+)
 
 import ppobr_core as pc
-from golden_io import (controller_inputs, controller_mismatches, load_controller_cases,
-                       load_surrogate_cases, surrogate_kwargs, surrogate_mismatches)  # fmt: skip
 
 SURROGATE = load_surrogate_cases()
 CONTROLLERS = load_controller_cases()
@@ -14,10 +20,16 @@ CONTROLLERS = load_controller_cases()
 
 @pytest.mark.parametrize("case", SURROGATE, ids=[c["name"] for c in SURROGATE])
 def test_clipped_surrogate(case):
-    res = pc.clipped_surrogate(case["logp_new"], case["logp_old"], case["advantages"], **surrogate_kwargs(case))
+    res = pc.clipped_surrogate(
+        case["logp_new"], case["logp_old"], case["advantages"], **surrogate_kwargs(case)
+    )
     assert res.grad.dtype == case["dtype"] and res.grad.shape == case["shape"]
-    assert surrogate_mismatches(case, res.loss, res.grad, list(res.sums.values()), list(res.counts.values()),
-                                "core") == []  # fmt: skip
+    assert (
+        surrogate_mismatches(
+            case, res.loss, res.grad, list(res.sums.values()), list(res.counts.values()), "core"
+        )
+        == []
+    )
 
 
 def make_controller(case):
@@ -44,4 +56,6 @@ def test_controller(case):
             continue
         eps = ctl.update(entropy, returns, kl=kl)
         assert controller_mismatches(ctl.diagnostics, want) == [], f"update {t}"
-        assert np.float64(eps).view(np.int64) == np.float64(want["epsilon"]).view(np.int64), f"update {t}"
+        assert np.float64(eps).view(np.int64) == np.float64(want["epsilon"]).view(np.int64), (
+            f"update {t}"
+        )

@@ -6,9 +6,8 @@ import json
 import os
 import sys
 
-import numpy as np
-
 import jax
+import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
@@ -103,7 +102,8 @@ def main():
 
     # shard_map over a 4-device mesh: the same epsilons
     try:
-        from jax.sharding import Mesh, PartitionSpec as P
+        from jax.sharding import Mesh
+        from jax.sharding import PartitionSpec as P
 
         shard_map = getattr(jax, "shard_map", None)
         if shard_map is None:

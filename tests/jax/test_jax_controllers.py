@@ -19,17 +19,19 @@ evaluation with the C library's tanhf.
 import ctypes
 import math
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
+from assertions import float_bits as bits64
+from assertions import ulp_distance32
+from conftest import core_or_none, x32, x64
+from fdlibm import fdlibm_tanh, freebsd_tanhf
+from hypothesis import given
+from hypothesis import strategies as st
+from reference import RefKLAdaptive, RefLinearDecay, RefPPOBR
 
 import ppobr_jax as pj
-from conftest import core_or_none, x32, x64
-from assertions import float_bits as bits64, ulp_distance32
-from fdlibm import fdlibm_tanh, freebsd_tanhf
-from reference import RefKLAdaptive, RefLinearDecay, RefPPOBR
 
 # ---------------------------------------------------------------------------------------------
 # Random observation sequences
@@ -437,7 +439,6 @@ def test_state_of_another_window_is_refused():
 # Property-based: any sequence (NaN / Inf included) -> eps in [eps_min, eps_max], equal to the
 # reference, non-decreasing in the entropy. One compiled function for every example.
 
-from hypothesis import given, strategies as st  # noqa: E402
 
 _PROP_CFG = dict(window=4, entropy_ref=1.0)
 _PROP_STEPS, _PROP_M = 12, 3

@@ -1,16 +1,15 @@
 """The fused kernel through the XLA FFI (impl="ffi"): same results as the jnp path, ε traced,
 vmap, errors. Skipped when ppobr_core._jax_ffi is not built."""
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
+from batches import make_batch
+from conftest import x32, x64
+from reference import ref_surrogate
 
 import ppobr_jax as pj
-from conftest import x32, x64
-from batches import make_batch
-from reference import ref_surrogate
 
 pytestmark = pytest.mark.skipif(not pj.ffi_available(), reason="ppobr_core._jax_ffi is not built")
 

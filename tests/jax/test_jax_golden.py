@@ -8,16 +8,21 @@ float32 in test_jax_controllers.py.)"""
 
 import math
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import x32, x64
+from golden_io import (
+    controller_inputs,
+    controller_mismatches,
+    load_controller_cases,
+    load_surrogate_cases,
+    surrogate_kwargs,
+    surrogate_mismatches,
+)
 
 import ppobr_jax as pj
-from conftest import x32, x64
-from golden_io import (controller_inputs, controller_mismatches, load_controller_cases,
-                       load_surrogate_cases, surrogate_kwargs, surrogate_mismatches)  # fmt: skip
 
 SURROGATE = load_surrogate_cases()
 CONTROLLERS = load_controller_cases()
@@ -44,10 +49,21 @@ def test_clipped_surrogate(case, impl):
             out = pj.clipped_surrogate(lpn, lpo, adv, impl=impl, **kw)
             return out.loss, out.stats
 
-        (loss, stats), grad = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))(jnp.asarray(case["logp_new"]))
+        (loss, stats), grad = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))(
+            jnp.asarray(case["logp_new"])
+        )
         assert loss.dtype == case["dtype"] and grad.dtype == case["dtype"]
-        assert surrogate_mismatches(case, float(loss), np.asarray(grad), np.asarray(stats.sums),
-                                    np.asarray(stats.counts), IMPLS[impl]) == []  # fmt: skip
+        assert (
+            surrogate_mismatches(
+                case,
+                float(loss),
+                np.asarray(grad),
+                np.asarray(stats.sums),
+                np.asarray(stats.counts),
+                IMPLS[impl],
+            )
+            == []
+        )
 
 
 def make_controller(case):
@@ -67,8 +83,13 @@ def test_controller_float64(case):
     with x64():
         ctl = make_controller(case)
         state = ctl.init()
-        update = jax.jit(lambda s, h, r, kl: ctl.update(s, h, r, kl=kl) if case["controller"] == "kl_adaptive"
-                         else ctl.update(s, h, r))  # fmt: skip
+        update = jax.jit(
+            lambda s, h, r, kl: (
+                ctl.update(s, h, r, kl=kl)
+                if case["controller"] == "kl_adaptive"
+                else ctl.update(s, h, r)
+            )
+        )
         eps_before = float(ctl.diagnostics(state)["epsilon"])
         for t, (inputs, want) in enumerate(case["steps"]):
             entropy, returns, kl = controller_inputs(inputs, jnp.asarray)
@@ -81,5 +102,7 @@ def test_controller_float64(case):
                 assert float(eps) == eps_before and diag["rejected_entropy_ref"] >= 1, t
                 continue
             assert controller_mismatches(diag, want) == [], f"update {t}"
-            assert controller_mismatches({"epsilon": float(eps)}, want, ["epsilon"]) == [], f"update {t}"
+            assert controller_mismatches({"epsilon": float(eps)}, want, ["epsilon"]) == [], (
+                f"update {t}"
+            )
             eps_before = float(eps)

@@ -2,14 +2,13 @@
 
 import math
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
-from jax import lax
-
+import numpy as np
 from conftest import x32, x64
 from fdlibm import fdlibm_tanh, freebsd_tanhf
+from jax import lax
+
 from ppobr_jax import _ieee
 
 

@@ -9,16 +9,15 @@ a required argument without a default, a wrong Python type, per-step entropies, 
 
 import math
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import x32, x64
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import jax
-import jax.numpy as jnp
-
 import ppobr_jax as pj
-from conftest import x32, x64
 
 core = pytest.importorskip("ppobr_core")
 

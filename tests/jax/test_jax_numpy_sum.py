@@ -1,14 +1,13 @@
 """ppobr_jax._numpy_sum.numpy_sum equals NumPy's np.add.reduce bit for bit (float64), the sum
 the NumPy API's controllers take of per-step entropies."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from conftest import x64
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import jax
-import jax.numpy as jnp
-
-from conftest import x64
 from ppobr_jax._numpy_sum import numpy_sum
 
 # lengths around NumPy's unroll (8) and block (128) boundaries, and a few recursion depths

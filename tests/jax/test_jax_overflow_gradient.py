@@ -14,16 +14,15 @@ multiplied by a zero selector), which is what is checked here, for float32 (d = 
 float64 (d = 1000), both signs of d, with and without dual clip, mask and aggregation.
 """
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import x32, x64
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import jax
-import jax.numpy as jnp
-
 import ppobr_jax as pj
-from conftest import x32, x64
 
 core = pytest.importorskip("ppobr_core")
 

@@ -4,16 +4,15 @@
 
 import math
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
+from batches import make_batch
+from conftest import core_or_none, x32, x64
+from reference import STAT_NAMES, ref_surrogate
 
 import ppobr_jax as pj
-from conftest import core_or_none, x32, x64
-from batches import make_batch
-from reference import STAT_NAMES, ref_surrogate
 
 # (shape, aggregation, eps_low, eps_high, dual_clip, entropy, mask, num_segments)
 CASES = [

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from reference import RefPPOBR
 
 import ppobr_core
 from ppobr_study import presets as C
@@ -17,8 +18,10 @@ def test_ppo_wide_is_ppobr_starting_epsilon(discrete):
     task = C.TaskInfo(discrete=discrete, num_actions=4 if discrete else None, num_iterations=10)
     wide = C.make_controller("ppo-wide", task)
     assert isinstance(wide, ppobr_core.ConstantController)
-    expected = C.EPS0 * (1 + C.LAMBDA1 * math.tanh(1.0))
-    assert wide.update(0.1, [1.0]) == pytest.approx(expected, rel=1e-12)
+    # PPO-BR's ε at full entropy (φ = 1) before the reward window fills, from the oracle
+    oracle = RefPPOBR(eps0=C.EPS0, lambda1=C.LAMBDA1, lambda2=C.LAMBDA2, entropy_ref=1.0)
+    expected = oracle.update(1.0)
+    assert wide.update(0.1, [1.0]) == expected
     # ...which is what the ppobr preset itself gives on its first update at full entropy.
     br = C.make_controller("ppobr", task)
     assert br.update(task.entropy_ref if discrete else 2.5, None) == pytest.approx(
@@ -55,9 +58,9 @@ def test_trainer_continuous_smoke():
     # of the rollout (Pendulum episodes are 200 steps) fill the reward window, so ψ is on.
     assert it["phi"] == pytest.approx(1.0)
     assert 0.0 < it["psi"] <= 1.0
-    assert it["epsilon"] == pytest.approx(
-        0.2 * (1 + 0.5 * math.tanh(1.0) - 0.3 * math.tanh(it["psi"]))
-    )
+    # ε from φ = 1 and the run's ψ, by the oracle's formula (tests/reference.py)
+    tanh = RefPPOBR().tanh
+    assert it["epsilon"] == pytest.approx(0.2 * ((1 + 0.5 * tanh(1.0)) - 0.3 * tanh(it["psi"])))
     assert len(res["episodes"]) == 10
     assert all(e["length"] == 200 for e in res["episodes"])
 

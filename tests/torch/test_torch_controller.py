@@ -13,7 +13,6 @@ from torch_helpers import batch
 import ppobr_core
 import ppobr_torch as pt
 
-
 PER_STEP = [0.9, 1.1, 0.7, 1.3, 0.8]
 
 

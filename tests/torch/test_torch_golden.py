@@ -6,17 +6,25 @@ to the golden gradient on both; EpsilonController bit for bit."""
 import numpy as np
 import pytest
 import torch
+from golden_io import (
+    controller_inputs,
+    controller_mismatches,
+    load_controller_cases,
+    load_surrogate_cases,
+    surrogate_kwargs,
+    surrogate_mismatches,
+)
 
 import ppobr_core
 import ppobr_torch
-from golden_io import (controller_inputs, controller_mismatches, load_controller_cases,
-                       load_surrogate_cases, surrogate_kwargs, surrogate_mismatches)  # fmt: skip
 
 SURROGATE = load_surrogate_cases()
 CONTROLLERS = load_controller_cases()
 PATHS = {"core": "core", "torch": "expression"}  # backend -> tolerance path
 # (device, backend): the C++ path runs on CPU tensors only; the expression on every device here
-RUNS = [("cpu", "core"), ("cpu", "torch")] + ([("cuda", "torch")] if torch.cuda.is_available() else [])
+RUNS = [("cpu", "core"), ("cpu", "torch")] + (
+    [("cuda", "torch")] if torch.cuda.is_available() else []
+)
 
 
 @pytest.mark.parametrize("device,backend", RUNS, ids=[f"{d}-{b}" for d, b in RUNS])
@@ -28,13 +36,23 @@ def test_clipped_surrogate_loss(case, device, backend):
     lpn = tensor(case["logp_new"]).requires_grad_(True)
     kw = surrogate_kwargs(case, tensor)
     eps = kw.pop("eps", None)
-    out = ppobr_torch.clipped_surrogate_loss(lpn, tensor(case["logp_old"]), tensor(case["advantages"]), eps,
-                                             backend=backend, **kw)  # fmt: skip
+    out = ppobr_torch.clipped_surrogate_loss(
+        lpn, tensor(case["logp_old"]), tensor(case["advantages"]), eps, backend=backend, **kw
+    )
     assert out.loss.dtype == lpn.dtype
     out.loss.backward()
     assert lpn.grad.dtype == lpn.dtype and tuple(lpn.grad.shape) == case["shape"]
-    assert surrogate_mismatches(case, out.loss.item(), lpn.grad.cpu().numpy(), out.sums.cpu().numpy(),
-                                out.counts.cpu().numpy(), PATHS[backend]) == []  # fmt: skip
+    assert (
+        surrogate_mismatches(
+            case,
+            out.loss.item(),
+            lpn.grad.cpu().numpy(),
+            out.sums.cpu().numpy(),
+            out.counts.cpu().numpy(),
+            PATHS[backend],
+        )
+        == []
+    )
 
 
 def make_controller(case):

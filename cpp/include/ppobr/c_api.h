@@ -101,15 +101,15 @@ typedef int32_t ppobr_status;
 
 /* A static name for a status code: "ok", "invalid_argument", "buffer_too_small",
  * "out_of_memory", "internal", or "unknown". */
-PPOBR_C_API const char *ppobr_status_string(ppobr_status status);
+PPOBR_C_API const char* ppobr_status_string(ppobr_status status);
 
 /* The calling thread's last error (see Conventions). Never NULL. */
 PPOBR_C_API ppobr_status ppobr_last_error_code(void);
-PPOBR_C_API const char *ppobr_last_error_argument(void);
-PPOBR_C_API const char *ppobr_last_error_message(void);
+PPOBR_C_API const char* ppobr_last_error_argument(void);
+PPOBR_C_API const char* ppobr_last_error_message(void);
 
 /* The library version ("0.1.0") and PPOBR_C_API_VERSION of the compiled library. */
-PPOBR_C_API const char *ppobr_version(void);
+PPOBR_C_API const char* ppobr_version(void);
 PPOBR_C_API int32_t ppobr_c_api_version(void);
 
 /* ======================================================================================= */
@@ -118,27 +118,28 @@ PPOBR_C_API int32_t ppobr_c_api_version(void);
 typedef struct ppobr_controller ppobr_controller; /* opaque */
 
 /* PPO-BR (docs/SPEC.md section 1):
- *   eps_t = clip(eps0 * (1 + lambda1 * tanh(phi(H_t)) - lambda2 * tanh(psi(z_t))), eps_min, eps_max) */
+ *   eps_t = clip(eps0 * (1 + lambda1 * tanh(phi(H_t)) - lambda2 * tanh(psi(z_t))), eps_min,
+ * eps_max) */
 #define PPOBR_PSI_PLATEAU 0  /* psi = 1 - tanh|z|: contract when returns stop moving (default) */
 #define PPOBR_PSI_PROGRESS 1 /* psi = clip(z, 0, 1): contract while returns rise */
 
 typedef struct ppobr_ppobr_config {
-  double eps0;              /* > 0, default 0.2 */
-  double lambda1;           /* entropy-driven expansion weight, >= 0, default 0.5 */
-  double lambda2;           /* reward-guided contraction weight, >= 0, default 0.3 */
-  int64_t window;           /* k, completed-episode returns in the trend window, >= 2, default 10 */
-  int32_t psi_mode;         /* PPOBR_PSI_PLATEAU (default) or PPOBR_PSI_PROGRESS */
-  int32_t has_entropy_ref;  /* 0: H_ref is the first finite entropy observed (default) */
-  double entropy_ref;       /* H_ref when has_entropy_ref; e.g. log(n_actions) */
-  double entropy_floor;     /* H_floor, default 0; must be < H_ref */
-  int32_t has_eps_min;      /* 0: eps_min = eps0 * (1 - lambda2) (default) */
+  double eps0;             /* > 0, default 0.2 */
+  double lambda1;          /* entropy-driven expansion weight, >= 0, default 0.5 */
+  double lambda2;          /* reward-guided contraction weight, >= 0, default 0.3 */
+  int64_t window;          /* k, completed-episode returns in the trend window, >= 2, default 10 */
+  int32_t psi_mode;        /* PPOBR_PSI_PLATEAU (default) or PPOBR_PSI_PROGRESS */
+  int32_t has_entropy_ref; /* 0: H_ref is the first finite entropy observed (default) */
+  double entropy_ref;      /* H_ref when has_entropy_ref; e.g. log(n_actions) */
+  double entropy_floor;    /* H_floor, default 0; must be < H_ref */
+  int32_t has_eps_min;     /* 0: eps_min = eps0 * (1 - lambda2) (default) */
   double eps_min;
-  int32_t has_eps_max;      /* 0: eps_max = eps0 * (1 + lambda1) (default) */
+  int32_t has_eps_max; /* 0: eps_max = eps0 * (1 + lambda1) (default) */
   double eps_max;
 } ppobr_ppobr_config;
 
 /* Fills the paper's defaults (eps0 0.2, lambda1 0.5, lambda2 0.3, window 10, plateau). */
-PPOBR_C_API void ppobr_ppobr_config_init(ppobr_ppobr_config *config);
+PPOBR_C_API void ppobr_ppobr_config_init(ppobr_ppobr_config* config);
 
 /* KL-adaptive baseline: if kl > kl_target * tolerance: eps /= rate; if kl < kl_target /
  * tolerance: eps *= rate; then clip to [eps_min, eps_max]. */
@@ -151,43 +152,43 @@ typedef struct ppobr_kl_adaptive_config {
   double eps_max;   /* default 0.5 */
 } ppobr_kl_adaptive_config;
 
-PPOBR_C_API void ppobr_kl_adaptive_config_init(ppobr_kl_adaptive_config *config);
+PPOBR_C_API void ppobr_kl_adaptive_config_init(ppobr_kl_adaptive_config* config);
 
 /* Creation. On success *out owns a new controller (free it with ppobr_controller_destroy).
  * A rejected config gives PPOBR_ERROR_INVALID_ARGUMENT naming the field ("eps0", "window",
  * "eps_min", "psi_mode", ...). */
-PPOBR_C_API ppobr_status ppobr_controller_create_ppobr(const ppobr_ppobr_config *config,
-                                                       ppobr_controller **out);
-PPOBR_C_API ppobr_status ppobr_controller_create_kl_adaptive(const ppobr_kl_adaptive_config *config,
-                                                             ppobr_controller **out);
+PPOBR_C_API ppobr_status ppobr_controller_create_ppobr(const ppobr_ppobr_config* config,
+                                                       ppobr_controller** out);
+PPOBR_C_API ppobr_status ppobr_controller_create_kl_adaptive(const ppobr_kl_adaptive_config* config,
+                                                             ppobr_controller** out);
 /* Constant eps (plain PPO); eps > 0. */
-PPOBR_C_API ppobr_status ppobr_controller_create_constant(double eps, ppobr_controller **out);
+PPOBR_C_API ppobr_status ppobr_controller_create_constant(double eps, ppobr_controller** out);
 /* Linear decay: the t-th update (t = 0, 1, ...) returns
  * eps_start + (eps_end - eps_start) * min(t, total_updates) / total_updates. */
 PPOBR_C_API ppobr_status ppobr_controller_create_linear_decay(double eps_start, double eps_end,
                                                               int64_t total_updates,
-                                                              ppobr_controller **out);
+                                                              ppobr_controller** out);
 /* A deep copy. */
-PPOBR_C_API ppobr_status ppobr_controller_clone(const ppobr_controller *controller,
-                                                ppobr_controller **out);
+PPOBR_C_API ppobr_status ppobr_controller_clone(const ppobr_controller* controller,
+                                                ppobr_controller** out);
 /* Frees the controller; NULL is allowed and does nothing. */
-PPOBR_C_API void ppobr_controller_destroy(ppobr_controller *controller);
+PPOBR_C_API void ppobr_controller_destroy(ppobr_controller* controller);
 
 /* "ppobr", "constant", "linear_decay" or "kl_adaptive"; NULL for a NULL handle. */
-PPOBR_C_API const char *ppobr_controller_name(const ppobr_controller *controller);
+PPOBR_C_API const char* ppobr_controller_name(const ppobr_controller* controller);
 
 /* What the training loop observed in the iteration that just ended. */
 typedef struct ppobr_observation {
-  int32_t has_entropy;            /* PPO-BR: the mean policy entropy over the rollout */
+  int32_t has_entropy; /* PPO-BR: the mean policy entropy over the rollout */
   double entropy;
-  const double *episode_returns;  /* returns of the episodes completed, oldest first; */
-  size_t num_episode_returns;     /* may be NULL when num_episode_returns == 0 */
-  int32_t has_kl;                 /* KL-adaptive: the measured KL of the last update */
+  const double* episode_returns; /* returns of the episodes completed, oldest first; */
+  size_t num_episode_returns;    /* may be NULL when num_episode_returns == 0 */
+  int32_t has_kl;                /* KL-adaptive: the measured KL of the last update */
   double kl;
 } ppobr_observation;
 
 /* Zero entropy/kl, no returns, has_entropy = has_kl = 0. */
-PPOBR_C_API void ppobr_observation_init(ppobr_observation *observation);
+PPOBR_C_API void ppobr_observation_init(ppobr_observation* observation);
 
 /* Once per training iteration (per rollout, before the update epochs). Writes the new eps
  * to *epsilon_out (which may be NULL). Not errors (docs/SPEC.md): a NaN/Inf or absent entropy
@@ -196,13 +197,13 @@ PPOBR_C_API void ppobr_observation_init(ppobr_observation *observation);
  * "observation" (NULL), "episode_returns" (NULL with a count > 0), "kl" (absent for
  * kl_adaptive), "entropy_ref" (PPO-BR: H_ref not above entropy_floor); the state is then
  * unchanged. */
-PPOBR_C_API ppobr_status ppobr_controller_update(ppobr_controller *controller,
-                                                 const ppobr_observation *observation,
-                                                 double *epsilon_out);
+PPOBR_C_API ppobr_status ppobr_controller_update(ppobr_controller* controller,
+                                                 const ppobr_observation* observation,
+                                                 double* epsilon_out);
 
 /* The current eps (eps0 before the first update). */
-PPOBR_C_API ppobr_status ppobr_controller_epsilon(const ppobr_controller *controller,
-                                                  double *epsilon_out);
+PPOBR_C_API ppobr_status ppobr_controller_epsilon(const ppobr_controller* controller,
+                                                  double* epsilon_out);
 
 /* Named numbers describing the controller. Diagnostics: the last update's values,
  * "epsilon" first (PPO-BR: phi, psi, entropy, z, entropy_ref, num_returns, updates,
@@ -214,29 +215,29 @@ PPOBR_C_API ppobr_status ppobr_controller_epsilon(const ppobr_controller *contro
  * returns PPOBR_ERROR_BUFFER_TOO_SMALL and still sets *count_out; pass capacity 0 and NULL
  * arrays to query the count. The name strings belong to the handle and stay valid until
  * the next call with that handle. */
-PPOBR_C_API ppobr_status ppobr_controller_diagnostics(ppobr_controller *controller,
-                                                      const char **names, double *values,
-                                                      size_t capacity, size_t *count_out);
-PPOBR_C_API ppobr_status ppobr_controller_config_items(ppobr_controller *controller,
-                                                       const char **names, double *values,
-                                                       size_t capacity, size_t *count_out);
+PPOBR_C_API ppobr_status ppobr_controller_diagnostics(ppobr_controller* controller,
+                                                      const char** names, double* values,
+                                                      size_t capacity, size_t* count_out);
+PPOBR_C_API ppobr_status ppobr_controller_config_items(ppobr_controller* controller,
+                                                       const char** names, double* values,
+                                                       size_t capacity, size_t* count_out);
 /* One diagnostic by name ("epsilon", "psi", ...); an unknown name is an error ("name"). */
-PPOBR_C_API ppobr_status ppobr_controller_diagnostic(const ppobr_controller *controller,
-                                                     const char *name, double *value_out);
+PPOBR_C_API ppobr_status ppobr_controller_diagnostic(const ppobr_controller* controller,
+                                                     const char* name, double* value_out);
 
 /* Serialization: versioned, checksummed, little-endian bytes holding the controller type,
  * config and state; a restored controller continues bit-identically.
  * buffer == NULL: only writes the size to *size_out (returns PPOBR_OK).
  * capacity < size: PPOBR_ERROR_BUFFER_TOO_SMALL, *size_out = the size needed.
  * Otherwise writes the bytes and their count to *size_out. */
-PPOBR_C_API ppobr_status ppobr_controller_serialize(const ppobr_controller *controller,
-                                                    uint8_t *buffer, size_t capacity,
-                                                    size_t *size_out);
+PPOBR_C_API ppobr_status ppobr_controller_serialize(const ppobr_controller* controller,
+                                                    uint8_t* buffer, size_t capacity,
+                                                    size_t* size_out);
 /* Rebuilds a controller of any type from ppobr_controller_serialize's bytes. Malformed,
  * truncated, corrupted or foreign bytes give PPOBR_ERROR_INVALID_ARGUMENT with argument
  * "state" and never read outside [data, data + size). */
-PPOBR_C_API ppobr_status ppobr_controller_restore(const uint8_t *data, size_t size,
-                                                  ppobr_controller **out);
+PPOBR_C_API ppobr_status ppobr_controller_restore(const uint8_t* data, size_t size,
+                                                  ppobr_controller** out);
 
 /* ======================================================================================= */
 /* The fused clipped-surrogate kernel (see ppobr/surrogate.hpp for the exact formulas)      */
@@ -249,7 +250,7 @@ PPOBR_C_API ppobr_status ppobr_controller_restore(const uint8_t *data, size_t si
  * elements is rows = 1, cols = n, row_stride = 0, col_stride = 1. data == NULL means absent
  * (allowed for the optional inputs only). */
 typedef struct ppobr_view2d {
-  const void *data;
+  const void* data;
   int64_t rows;
   int64_t cols;
   int64_t row_stride;
@@ -258,30 +259,30 @@ typedef struct ppobr_view2d {
 
 /* Helpers: a contiguous 1-D view of n elements, a contiguous row-major [rows, cols] view,
  * and the absent view. */
-PPOBR_C_API ppobr_view2d ppobr_view_1d(const void *data, int64_t n);
-PPOBR_C_API ppobr_view2d ppobr_view_2d(const void *data, int64_t rows, int64_t cols);
+PPOBR_C_API ppobr_view2d ppobr_view_1d(const void* data, int64_t n);
+PPOBR_C_API ppobr_view2d ppobr_view_2d(const void* data, int64_t rows, int64_t cols);
 PPOBR_C_API ppobr_view2d ppobr_view_none(void);
 
-#define PPOBR_AGG_TOKEN_MEAN 0           /* mean over all (weighted) samples */
-#define PPOBR_AGG_SEQ_MEAN_TOKEN_MEAN 1  /* per-sequence weighted mean, then mean over sequences */
-#define PPOBR_AGG_SEQ_MEAN_TOKEN_SUM 2   /* per-sequence weighted sum, then mean over sequences */
+#define PPOBR_AGG_TOKEN_MEAN 0          /* mean over all (weighted) samples */
+#define PPOBR_AGG_SEQ_MEAN_TOKEN_MEAN 1 /* per-sequence weighted mean, then mean over sequences */
+#define PPOBR_AGG_SEQ_MEAN_TOKEN_SUM 2  /* per-sequence weighted sum, then mean over sequences */
 
 /* "token-mean", "seq-mean-token-mean", "seq-mean-token-sum" -> PPOBR_AGG_*; else an error
  * naming "aggregation". */
-PPOBR_C_API ppobr_status ppobr_parse_aggregation(const char *name, int32_t *aggregation_out);
+PPOBR_C_API ppobr_status ppobr_parse_aggregation(const char* name, int32_t* aggregation_out);
 
 typedef struct ppobr_surrogate_options {
-  double eps_low;       /* r >= 1 - eps_low;  finite, in [0, 1); default 0.2 */
-  double eps_high;      /* r <= 1 + eps_high; finite, >= 0;      default 0.2 */
-  double dual_clip;     /* 0: off (default); else the dual-clip constant c > 1 */
-  int32_t aggregation;  /* PPOBR_AGG_*, default PPOBR_AGG_TOKEN_MEAN */
-  int32_t num_threads;  /* 0: automatic (default); 1: single thread. Results never depend on it */
+  double eps_low;      /* r >= 1 - eps_low;  finite, in [0, 1); default 0.2 */
+  double eps_high;     /* r <= 1 + eps_high; finite, >= 0;      default 0.2 */
+  double dual_clip;    /* 0: off (default); else the dual-clip constant c > 1 */
+  int32_t aggregation; /* PPOBR_AGG_*, default PPOBR_AGG_TOKEN_MEAN */
+  int32_t num_threads; /* 0: automatic (default); 1: single thread. Results never depend on it */
 } ppobr_surrogate_options;
 
-PPOBR_C_API void ppobr_surrogate_options_init(ppobr_surrogate_options *options);
+PPOBR_C_API void ppobr_surrogate_options_init(ppobr_surrogate_options* options);
 
 typedef struct ppobr_surrogate_inputs {
-  int32_t dtype;           /* PPOBR_FLOAT32 or PPOBR_FLOAT64, for every view and for grad */
+  int32_t dtype; /* PPOBR_FLOAT32 or PPOBR_FLOAT64, for every view and for grad */
   /* The batch's rank: 1 ([batch]; logp_new has one row) or 2 ([batch, tokens]); 0 (the
    * default) reads it off logp_new: 1-D when rows == 1 and row_stride == 0, as
    * ppobr_view_1d makes it, else 2-D. The SEQ_* aggregations of a 1-D batch require
@@ -296,30 +297,30 @@ typedef struct ppobr_surrogate_inputs {
   /* Sequence ids for the SEQ_* aggregations of a 1-D batch (required there):
    * segment_ids[i * segment_stride] in [0, num_segments). NULL for 2-D input (rows are the
    * sequences there) and ignored by PPOBR_AGG_TOKEN_MEAN. */
-  const int64_t *segment_ids;
+  const int64_t* segment_ids;
   int64_t segment_stride;
   int64_t num_segments;
 } ppobr_surrogate_inputs;
 
 /* dtype float64, batch_ndim 0, every view absent, no segment ids (segment_stride 1). */
-PPOBR_C_API void ppobr_surrogate_inputs_init(ppobr_surrogate_inputs *inputs);
+PPOBR_C_API void ppobr_surrogate_inputs_init(ppobr_surrogate_inputs* inputs);
 
 /* Statistic slots, in this order everywhere (C++, Python dict keys, this ABI). */
 #define PPOBR_STAT_ENTROPY 0
 #define PPOBR_STAT_RATIO_MEAN 1
-#define PPOBR_STAT_RATIO_MIN 2            /* sum holds the min itself: reduce with min */
-#define PPOBR_STAT_RATIO_MAX 3            /* sum holds the max itself: reduce with max */
-#define PPOBR_STAT_CLIP_FRACTION 4        /* r < 1 - eps_low or r > 1 + eps_high */
-#define PPOBR_STAT_CLIP_FRACTION_LOW 5    /* A < 0 and r < 1 - eps_low */
-#define PPOBR_STAT_CLIP_FRACTION_HIGH 6   /* A > 0 and r > 1 + eps_high */
-#define PPOBR_STAT_DUAL_CLIP_FRACTION 7   /* the dual-clip bound binds */
-#define PPOBR_STAT_KL_K1 8                /* -log r */
-#define PPOBR_STAT_KL_K2 9                /* (log r)^2 / 2 */
-#define PPOBR_STAT_KL_K3 10               /* (r - 1) - log r */
+#define PPOBR_STAT_RATIO_MIN 2          /* sum holds the min itself: reduce with min */
+#define PPOBR_STAT_RATIO_MAX 3          /* sum holds the max itself: reduce with max */
+#define PPOBR_STAT_CLIP_FRACTION 4      /* r < 1 - eps_low or r > 1 + eps_high */
+#define PPOBR_STAT_CLIP_FRACTION_LOW 5  /* A < 0 and r < 1 - eps_low */
+#define PPOBR_STAT_CLIP_FRACTION_HIGH 6 /* A > 0 and r > 1 + eps_high */
+#define PPOBR_STAT_DUAL_CLIP_FRACTION 7 /* the dual-clip bound binds */
+#define PPOBR_STAT_KL_K1 8              /* -log r */
+#define PPOBR_STAT_KL_K2 9              /* (log r)^2 / 2 */
+#define PPOBR_STAT_KL_K3 10             /* (r - 1) - log r */
 #define PPOBR_NUM_STATS 11
 
 /* "entropy", "ratio_mean", ..., "kl_k3"; NULL outside [0, PPOBR_NUM_STATS). */
-PPOBR_C_API const char *ppobr_stat_name(int32_t stat);
+PPOBR_C_API const char* ppobr_stat_name(int32_t stat);
 
 /* (sum, count) pairs, weighted by the mask: summed over workers they give exact global
  * means sum / count (ratio_min / ratio_max: see above). */
@@ -334,26 +335,27 @@ typedef struct ppobr_surrogate_stats {
  * the argument: shape mismatch, empty batch, NaN/Inf in an input, negative or all-zero mask,
  * bad eps/dual_clip/aggregation, bad batch_ndim, bad or missing segment ids (SEQ_* of a 1-D
  * batch), "dtype", "inputs"/"options" (NULL). */
-PPOBR_C_API ppobr_status ppobr_clipped_surrogate(const ppobr_surrogate_inputs *inputs,
-                                                 const ppobr_surrogate_options *options,
-                                                 void *grad, double *loss_out,
-                                                 ppobr_surrogate_stats *stats_out);
+PPOBR_C_API ppobr_status ppobr_clipped_surrogate(const ppobr_surrogate_inputs* inputs,
+                                                 const ppobr_surrogate_options* options, void* grad,
+                                                 double* loss_out,
+                                                 ppobr_surrogate_stats* stats_out);
 
 /* Categorical policy from logits [N, A] and integer actions (actions[i * action_stride]):
  * log-prob of the action and entropy per row, written to contiguous arrays of N elements of
  * the dtype (either may be NULL; actions may be NULL when logp_out is). Errors: "logits"
  * (empty or non-finite), "actions" (outside [0, A), or NULL with logp_out), "dtype",
  * "num_threads". num_threads as in the surrogate. */
-PPOBR_C_API ppobr_status ppobr_categorical_logprob_entropy(int32_t dtype, const ppobr_view2d *logits,
-                                                           const int64_t *actions,
-                                                           int64_t action_stride, void *logp_out,
-                                                           void *entropy_out, int32_t num_threads);
+PPOBR_C_API ppobr_status ppobr_categorical_logprob_entropy(int32_t dtype,
+                                                           const ppobr_view2d* logits,
+                                                           const int64_t* actions,
+                                                           int64_t action_stride, void* logp_out,
+                                                           void* entropy_out, int32_t num_threads);
 
 /* Diagonal Gaussian entropy per row from log_std [N, D]: sum_d log_std + D (1 + log 2 pi) / 2,
  * written to a contiguous array of N elements of the dtype (NULL: only check log_std).
  * Errors: "log_std" (empty, NaN/Inf, or a row sum that overflows), "dtype". */
-PPOBR_C_API ppobr_status ppobr_gaussian_entropy(int32_t dtype, const ppobr_view2d *log_std,
-                                                void *entropy_out);
+PPOBR_C_API ppobr_status ppobr_gaussian_entropy(int32_t dtype, const ppobr_view2d* log_std,
+                                                void* entropy_out);
 
 #ifdef __cplusplus
 } /* extern "C" */

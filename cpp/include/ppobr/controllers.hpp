@@ -7,11 +7,11 @@
 // serialize to bytes; a restored controller continues bit-identically.
 //
 // PPO-BR (Rahman, arXiv 2505.17714) with the default signals of docs/SPEC.md:
-//   eps_t = clip( eps0 * (1 + lambda1 * tanh(phi(H_t)) - lambda2 * tanh(psi(z_t))), eps_min, eps_max )
-//   phi(H) = clip((H - H_floor) / (H_ref - H_floor), 0, 1)
-//   z      = (mean(newer floor(k/2)) - mean(older floor(k/2))) / (std(window) + 1e-8 * (1 + |mean(window)|))
-//   psi    = 1 - tanh(|z|)  ("plateau", default)   or   clip(z, 0, 1)  ("progress")
-//   psi    = 0 until the ring buffer holds k returns (warm-up).
+//   eps_t = clip( eps0 * (1 + lambda1 * tanh(phi(H_t)) - lambda2 * tanh(psi(z_t))), eps_min,
+//   eps_max ) phi(H) = clip((H - H_floor) / (H_ref - H_floor), 0, 1) z      = (mean(newer
+//   floor(k/2)) - mean(older floor(k/2))) / (std(window) + 1e-8 * (1 + |mean(window)|)) psi    = 1
+//   - tanh(|z|)  ("plateau", default)   or   clip(z, 0, 1)  ("progress") psi    = 0 until the ring
+//   buffer holds k returns (warm-up).
 #pragma once
 
 #include <cstddef>
@@ -26,10 +26,10 @@ namespace ppobr {
 
 // What the training loop observed in the iteration that just ended.
 struct Observation {
-  std::optional<double> entropy;           // mean policy entropy over the rollout
-  const double* episode_returns = nullptr; // returns of the episodes completed, oldest first
+  std::optional<double> entropy;            // mean policy entropy over the rollout
+  const double* episode_returns = nullptr;  // returns of the episodes completed, oldest first
   std::size_t num_episode_returns = 0;
-  std::optional<double> kl;                // measured approx. KL of the last update (KL-adaptive)
+  std::optional<double> kl;  // measured approx. KL of the last update (KL-adaptive)
 };
 
 // Named diagnostic values of the last update, in a fixed order per controller.
@@ -38,19 +38,19 @@ using Diagnostics = std::vector<std::pair<std::string, double>>;
 // ---------------------------------------------------------------------------------------------
 // PPO-BR
 enum class PsiMode { Plateau, Progress };
-PsiMode parse_psi_mode(const char* name);      // "plateau" | "progress"; InvalidArgument("psi_mode")
+PsiMode parse_psi_mode(const char* name);  // "plateau" | "progress"; InvalidArgument("psi_mode")
 const char* psi_mode_name(PsiMode m) noexcept;
 
 struct PPOBRConfig {
   double eps0 = 0.2;
-  double lambda1 = 0.5;                 // entropy-driven expansion weight, >= 0
-  double lambda2 = 0.3;                 // reward-guided contraction weight, >= 0
-  std::int64_t window = 10;             // k, the ring buffer of completed-episode returns, >= 2
+  double lambda1 = 0.5;      // entropy-driven expansion weight, >= 0
+  double lambda2 = 0.3;      // reward-guided contraction weight, >= 0
+  std::int64_t window = 10;  // k, the ring buffer of completed-episode returns, >= 2
   PsiMode psi_mode = PsiMode::Plateau;
-  std::optional<double> entropy_ref;    // H_ref; absent: the first finite entropy observed
-  double entropy_floor = 0.0;           // H_floor
-  std::optional<double> eps_min;        // absent: eps0 * (1 - lambda2)   (paper, Lemma 1)
-  std::optional<double> eps_max;        // absent: eps0 * (1 + lambda1)
+  std::optional<double> entropy_ref;  // H_ref; absent: the first finite entropy observed
+  double entropy_floor = 0.0;         // H_floor
+  std::optional<double> eps_min;      // absent: eps0 * (1 - lambda2)   (paper, Lemma 1)
+  std::optional<double> eps_max;      // absent: eps0 * (1 + lambda1)
 };
 // Throws InvalidArgument naming the field: eps0 <= 0 or non-finite, lambda < 0, window < 2,
 // eps_min > eps_max, eps_min < 0, entropy_ref <= entropy_floor, non-finite values.
@@ -59,14 +59,14 @@ double eps_min_of(const PPOBRConfig& c) noexcept;
 double eps_max_of(const PPOBRConfig& c) noexcept;
 
 struct PPOBRState {
-  double epsilon = 0.0;                 // eps0 before the first update
-  std::optional<double> entropy_ref;    // the H_ref in use (config's or first observed)
-  std::vector<double> returns;          // ring buffer storage, capacity window
-  std::int64_t head = 0;                // next write position
-  std::int64_t count = 0;               // returns held, <= window
-  std::int64_t updates = 0;             // accepted updates
-  std::int64_t rejected_entropy = 0;    // updates rejected for a non-finite entropy
-  std::int64_t dropped_returns = 0;     // non-finite returns dropped
+  double epsilon = 0.0;               // eps0 before the first update
+  std::optional<double> entropy_ref;  // the H_ref in use (config's or first observed)
+  std::vector<double> returns;        // ring buffer storage, capacity window
+  std::int64_t head = 0;              // next write position
+  std::int64_t count = 0;             // returns held, <= window
+  std::int64_t updates = 0;           // accepted updates
+  std::int64_t rejected_entropy = 0;  // updates rejected for a non-finite entropy
+  std::int64_t dropped_returns = 0;   // non-finite returns dropped
   double last_phi = 0.0, last_psi = 0.0, last_entropy = 0.0, last_z = 0.0;  // NaN-free: 0 before
 };
 PPOBRState init(const PPOBRConfig& c);
@@ -76,8 +76,13 @@ double update(const PPOBRConfig& c, PPOBRState& s, const Observation& obs);
 
 // ---------------------------------------------------------------------------------------------
 // Constant epsilon (plain PPO). eps >= 0 (0 clips the ratio to exactly 1).
-struct ConstantConfig { double eps = 0.2; };
-struct ConstantState { double epsilon = 0.0; std::int64_t updates = 0; };
+struct ConstantConfig {
+  double eps = 0.2;
+};
+struct ConstantState {
+  double epsilon = 0.0;
+  std::int64_t updates = 0;
+};
 void validate(const ConstantConfig& c);
 ConstantState init(const ConstantConfig& c);
 double update(const ConstantConfig& c, ConstantState& s, const Observation& obs);
@@ -85,8 +90,15 @@ double update(const ConstantConfig& c, ConstantState& s, const Observation& obs)
 // Linear decay: the t-th update (t = 0, 1, ...) returns
 //   eps_start + (eps_end - eps_start) * min(t, total_updates) / total_updates.
 // eps_start >= 0, eps_end >= 0, total_updates >= 1.
-struct LinearDecayConfig { double eps_start = 0.2; double eps_end = 0.0; std::int64_t total_updates = 1; };
-struct LinearDecayState { double epsilon = 0.0; std::int64_t updates = 0; };
+struct LinearDecayConfig {
+  double eps_start = 0.2;
+  double eps_end = 0.0;
+  std::int64_t total_updates = 1;
+};
+struct LinearDecayState {
+  double epsilon = 0.0;
+  std::int64_t updates = 0;
+};
 void validate(const LinearDecayConfig& c);
 LinearDecayState init(const LinearDecayConfig& c);
 double update(const LinearDecayConfig& c, LinearDecayState& s, const Observation& obs);
@@ -98,12 +110,17 @@ double update(const LinearDecayConfig& c, LinearDecayState& s, const Observation
 struct KLAdaptiveConfig {
   double eps0 = 0.2;
   double kl_target = 0.01;
-  double tolerance = 1.5;   // > 1
-  double rate = 1.5;        // > 1
+  double tolerance = 1.5;  // > 1
+  double rate = 1.5;       // > 1
   double eps_min = 0.02;
   double eps_max = 0.5;
 };
-struct KLAdaptiveState { double epsilon = 0.0; std::int64_t updates = 0; std::int64_t rejected_kl = 0; double last_kl = 0.0; };
+struct KLAdaptiveState {
+  double epsilon = 0.0;
+  std::int64_t updates = 0;
+  std::int64_t rejected_kl = 0;
+  double last_kl = 0.0;
+};
 void validate(const KLAdaptiveConfig& c);
 KLAdaptiveState init(const KLAdaptiveConfig& c);
 double update(const KLAdaptiveConfig& c, KLAdaptiveState& s, const Observation& obs);
@@ -113,11 +130,13 @@ double update(const KLAdaptiveConfig& c, KLAdaptiveState& s, const Observation& 
 class Controller {
  public:
   virtual ~Controller() = default;
-  virtual const char* name() const noexcept = 0;   // "ppobr", "constant", "linear_decay", "kl_adaptive"
+  virtual const char* name()
+      const noexcept = 0;  // "ppobr", "constant", "linear_decay", "kl_adaptive"
   virtual double update(const Observation& obs) = 0;
   virtual double epsilon() const noexcept = 0;
-  virtual Diagnostics diagnostics() const = 0;     // includes "epsilon" first
-  virtual Diagnostics config_items() const = 0;    // the config as named numbers (psi_mode: 0/1, absent optional: NaN)
+  virtual Diagnostics diagnostics() const = 0;  // includes "epsilon" first
+  virtual Diagnostics config_items()
+      const = 0;  // the config as named numbers (psi_mode: 0/1, absent optional: NaN)
   // Versioned, checksummed little-endian bytes holding the type, config and state.
   virtual std::vector<std::uint8_t> serialize() const = 0;
   virtual std::unique_ptr<Controller> clone() const = 0;
@@ -138,7 +157,9 @@ class BasicController final : public Controller {
   Diagnostics diagnostics() const override;
   Diagnostics config_items() const override;
   std::vector<std::uint8_t> serialize() const override;
-  std::unique_ptr<Controller> clone() const override { return std::make_unique<BasicController>(*this); }
+  std::unique_ptr<Controller> clone() const override {
+    return std::make_unique<BasicController>(*this);
+  }
   const Config& config() const noexcept { return config_; }
   const State& state() const noexcept { return state_; }
 

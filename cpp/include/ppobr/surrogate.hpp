@@ -5,7 +5,8 @@
 //
 //   clip_i = clamp(r_i, 1 - eps_low, 1 + eps_high)
 //   obj_i  = min(r_i * A_i, clip_i * A_i)
-//   if dual_clip c > 0 and A_i < 0:  obj_i = max(obj_i, c * A_i)          (dual-clip, Ye et al. 2020)
+//   if dual_clip c > 0 and A_i < 0:  obj_i = max(obj_i, c * A_i)          (dual-clip, Ye et al.
+//   2020)
 //
 //   loss = - sum_i s_i * obj_i          (the quantity to minimise)
 //   grad_i = d loss / d logp_new_i = - s_i * A_i * r_i  when the unclipped term r_i*A_i is the
@@ -48,21 +49,22 @@ struct View2D {
 };
 
 enum class Aggregation {
-  TokenMean,          // mean over all (weighted) tokens/samples
-  SeqMeanTokenMean,   // per-sequence weighted mean, then mean over non-empty sequences
-  SeqMeanTokenSum,    // per-sequence weighted sum, then mean over non-empty sequences
+  TokenMean,         // mean over all (weighted) tokens/samples
+  SeqMeanTokenMean,  // per-sequence weighted mean, then mean over non-empty sequences
+  SeqMeanTokenSum,   // per-sequence weighted sum, then mean over non-empty sequences
 };
 
-// Parses "token-mean", "seq-mean-token-mean", "seq-mean-token-sum"; throws InvalidArgument("aggregation").
+// Parses "token-mean", "seq-mean-token-mean", "seq-mean-token-sum"; throws
+// InvalidArgument("aggregation").
 Aggregation parse_aggregation(const char* name);
 const char* aggregation_name(Aggregation a) noexcept;
 
 struct SurrogateOptions {
-  double eps_low = 0.2;   // lower clip: r >= 1 - eps_low;  must be finite, in [0, 1)
-  double eps_high = 0.2;  // upper clip: r <= 1 + eps_high; must be finite, >= 0
-  double dual_clip = 0.0; // 0: off; else the constant c of dual-clip, must be > 1
+  double eps_low = 0.2;    // lower clip: r >= 1 - eps_low;  must be finite, in [0, 1)
+  double eps_high = 0.2;   // upper clip: r <= 1 + eps_high; must be finite, >= 0
+  double dual_clip = 0.0;  // 0: off; else the constant c of dual-clip, must be > 1
   Aggregation aggregation = Aggregation::TokenMean;
-  int num_threads = 0;    // 0: automatic (by batch size and hardware); 1: single thread
+  int num_threads = 0;  // 0: automatic (by batch size and hardware); 1: single thread
 };
 
 template <class T>
@@ -91,20 +93,27 @@ enum Stat : int {
   kRatioMean,
   kRatioMin,
   kRatioMax,
-  kClipFraction,       // |r - 1| beyond the band: r < 1 - eps_low or r > 1 + eps_high
-  kClipFractionLow,    // the low bound binds:  A < 0 and r < 1 - eps_low
-  kClipFractionHigh,   // the high bound binds: A > 0 and r > 1 + eps_high
-  kDualClipFraction,   // the dual-clip bound binds: A < 0 and c * A > min(r A, clip(r) A)
-  kKlK1,               // k1 = -log r
-  kKlK2,               // k2 = (log r)^2 / 2
-  kKlK3,               // k3 = (r - 1) - log r
+  kClipFraction,      // |r - 1| beyond the band: r < 1 - eps_low or r > 1 + eps_high
+  kClipFractionLow,   // the low bound binds:  A < 0 and r < 1 - eps_low
+  kClipFractionHigh,  // the high bound binds: A > 0 and r > 1 + eps_high
+  kDualClipFraction,  // the dual-clip bound binds: A < 0 and c * A > min(r A, clip(r) A)
+  kKlK1,              // k1 = -log r
+  kKlK2,              // k2 = (log r)^2 / 2
+  kKlK3,              // k3 = (r - 1) - log r
   kNumStats
 };
 
-inline constexpr std::array<const char*, kNumStats> kStatNames = {
-    "entropy",          "ratio_mean",         "ratio_min",          "ratio_max",
-    "clip_fraction",    "clip_fraction_low",  "clip_fraction_high", "dual_clip_fraction",
-    "kl_k1",            "kl_k2",              "kl_k3"};
+inline constexpr std::array<const char*, kNumStats> kStatNames = {"entropy",
+                                                                  "ratio_mean",
+                                                                  "ratio_min",
+                                                                  "ratio_max",
+                                                                  "clip_fraction",
+                                                                  "clip_fraction_low",
+                                                                  "clip_fraction_high",
+                                                                  "dual_clip_fraction",
+                                                                  "kl_k1",
+                                                                  "kl_k2",
+                                                                  "kl_k3"};
 
 struct SurrogateStats {
   std::array<double, kNumStats> sum{};
@@ -123,7 +132,8 @@ struct SurrogateResult {
 // values in any input, negative or all-zero mask, bad eps/dual_clip, bad batch_ndim, bad or
 // missing segment ids (Seq* of a 1-D batch).
 template <class T>
-SurrogateResult clipped_surrogate(const SurrogateInputs<T>& in, const SurrogateOptions& opt, T* grad);
+SurrogateResult clipped_surrogate(const SurrogateInputs<T>& in, const SurrogateOptions& opt,
+                                  T* grad);
 
 extern template SurrogateResult clipped_surrogate<float>(const SurrogateInputs<float>&,
                                                          const SurrogateOptions&, float*);

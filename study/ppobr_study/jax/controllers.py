@@ -24,7 +24,6 @@ import jax.numpy as jnp
 import ppobr_jax
 from ppobr_study import presets
 
-
 # The ppobr_jax controller of each preset kind (ppobr_study.presets.CORE_FACTORIES' twins: the
 # same kinds, the same keyword parameters).
 FACTORIES: Mapping[str, Callable[..., ppobr_jax.EpsilonController]] = {

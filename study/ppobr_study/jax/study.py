@@ -22,10 +22,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ppobr_study import protocol, runfolder
 from ppobr_study.jax import config as K
