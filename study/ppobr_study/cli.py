@@ -1,7 +1,10 @@
 """`ppobr`: the console command. `ppobr compare` answers "does PPO-BR beat PPO on my task?".
 
     ppobr                      # = ppobr compare: the embedded default (CartPole-v1, ppo vs ppobr,
-                               #   5 seeds each, DEFAULT_STEPS steps), a few minutes on 2 cores
+                               #   DEFAULT_SEEDS seeds each, DEFAULT_STEPS steps, jax trainer)
+    ppobr --no-progress        # the bare command takes compare's flags
+    ppobr compare --env Acrobot-v1 --engine jax --seeds 64   # one compiled program per worker
+    ppobr compare --env my_pkg.envs:MyEnv-v0 --steps 200000  # custom gymnasium ids work
     ppobr compare --env LunarLander-v3 --controllers ppo,ppobr,ppo-wide --seeds 10 --workers 8
     ppobr compare --env CartPole-v1 --steps paper --seeds 10 --out runs/repro
     ppobr compare ... --ray auto     # the same runs spread over a Ray cluster
@@ -19,6 +22,7 @@ processes or Ray), summary.py and tables.py (the statistics and their tables), r
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shlex
 import sys
 from pathlib import Path
@@ -27,10 +31,13 @@ from typing import List, Optional, Sequence
 from ppobr_study.compare import (
     DEFAULT_CONTROLLERS,
     DEFAULT_ENV,
-    DEFAULT_OUT,
     DEFAULT_SEEDS,
     DEFAULT_STEPS,
+    DEFAULT_TRAINER,
+    TASK_SEEDS,
 )
+
+SUBCOMMANDS = ("compare", "controllers", "compact", "report", "reruns")
 
 
 def parse_seeds(text: str) -> List[int]:
@@ -54,6 +61,7 @@ def parse_seeds(text: str) -> List[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     from ppobr_study.presets import names
+    from ppobr_study.trainers import TRAINERS
 
     parser = argparse.ArgumentParser(
         prog="ppobr",
@@ -70,8 +78,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument(
         "--env",
-        default=DEFAULT_ENV,
-        help="gymnasium task id(s), comma-separated (e.g. CartPole-v1,LunarLander-v3)",
+        default=None,
+        help=f"gymnasium task id(s), comma-separated (e.g. CartPole-v1,LunarLander-v3; "
+        f"module:Env-vN for a custom one). Without --env: the embedded default, {DEFAULT_ENV} "
+        f"on the {DEFAULT_TRAINER} trainer with {DEFAULT_SEEDS} seeds of {DEFAULT_STEPS:,} steps",
+    )
+    c.add_argument(
+        "--trainer",
+        "--engine",
+        dest="trainer",
+        default=None,
+        choices=list(TRAINERS),
+        help="the PPO implementation (ppobr_study.trainers): torch (any gymnasium task), jax "
+        "(gymnax classic control and Brax: every seed and controller of a task in one compiled "
+        "program per worker; the jaxstudy extra), sb3. Default: torch, "
+        f"{DEFAULT_TRAINER} for the embedded default",
+    )
+    c.add_argument(
+        "--brax-backend",
+        default="spring",
+        help="the jax trainer's Brax physics backend (generalized, positional, spring, mjx)",
     )
     c.add_argument(
         "--controllers",
@@ -80,16 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument(
         "--seeds",
-        default=str(DEFAULT_SEEDS),
+        default=None,
         type=parse_seeds,
-        help="N (seeds 0..N-1), A-B, or a,b,c",
+        help=f"N (seeds 0..N-1), A-B, or a,b,c. Default: {TASK_SEEDS}, {DEFAULT_SEEDS} for the "
+        "embedded default",
     )
     c.add_argument(
         "--steps",
         default=None,
-        help=f"environment steps per run, or 'paper' for the reproduction budget "
-        f"(CartPole 500k, others 1M). Default: {DEFAULT_STEPS} for {DEFAULT_ENV}, "
-        f"the paper budget for other tasks",
+        help="environment steps per run (a run makes whole iterations: the table says the "
+        "steps it made), or 'paper' for the protocol's budget. Default: the protocol's budget "
+        "(docs/PROTOCOL.md), else CleanRL's (500k discrete, 1M continuous actions); "
+        f"{DEFAULT_STEPS:,} for the embedded default",
     )
     c.add_argument(
         "--workers",
@@ -98,7 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="parallel worker processes, each with torch.set_num_threads(1) "
         "(default: one per CPU core)",
     )
-    c.add_argument("--out", default=DEFAULT_OUT, help="the run folder")
+    c.add_argument(
+        "--out",
+        default=None,
+        help="the run folder (default: runs/compare, runs/compare-jax or runs/compare-sb3 by "
+        "trainer: a run folder holds one trainer's runs)",
+    )
     c.add_argument(
         "--ray",
         default=None,
@@ -110,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold",
         type=float,
         default=None,
-        help="return threshold for steps-to-threshold (default: the task's, docs/PROTOCOL.md)",
+        help="return threshold for steps-to-threshold (default: the task's in docs/PROTOCOL.md, "
+        "else the gymnasium spec's reward_threshold, else none: every statistic that needs "
+        "no threshold is still reported)",
     )
     c.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -168,8 +203,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = "ppobr " + " ".join(shlex.quote(a) for a in argv) if argv else "ppobr"
     parser = build_parser()
-    if not argv:
-        argv = ["compare"]
+    if not argv or argv[0] not in SUBCOMMANDS + ("-h", "--help"):
+        argv = ["compare", *argv]  # the bare `ppobr` is `ppobr compare`, flags included
     args = parser.parse_args(argv)
     if args.command == "controllers":
         from ppobr_study.presets import DESCRIPTIONS
@@ -215,19 +250,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command != "compare":
         parser.print_help()
         return 2
-    envs = [e.strip() for e in args.env.split(",") if e.strip()]
+    embedded = args.env is None  # the embedded default: each of its settings unless given
+    envs = [DEFAULT_ENV] if embedded else [e.strip() for e in args.env.split(",") if e.strip()]
+    trainer = args.trainer or (DEFAULT_TRAINER if embedded else "torch")
+    seeds = args.seeds or list(range(DEFAULT_SEEDS if embedded else TASK_SEEDS))
+    steps = args.steps if args.steps is not None else (str(DEFAULT_STEPS) if embedded else None)
     controllers = [c.strip() for c in args.controllers.split(",") if c.strip()]
     if args.workers is not None and args.workers < 1:
         parser.error("--workers: at least 1")
+    from ppobr_study import trainers
     from ppobr_study.compare import compare
 
+    if trainer == "jax" and importlib.util.find_spec("gymnax") is None:
+        parser.error(
+            "--trainer: the jax trainer needs the jaxstudy extra "
+            "(pip install 'ppobr-core[jaxstudy]'); or pass --trainer torch"
+        )
     result = compare(
         envs,
         controllers,
-        args.seeds,
-        args.steps,
+        seeds,
+        steps,
+        trainer=trainer,
+        brax_backend=args.brax_backend,
         workers=args.workers,
-        out=args.out,
+        out=args.out or trainers.get(trainer).default_out,
         ray_address=args.ray,
         threshold=args.threshold,
         plots=not args.no_plots,

@@ -17,14 +17,22 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 DEFAULT_ENV = "CartPole-v1"
 DEFAULT_CONTROLLERS = ("ppo", "ppobr")
-DEFAULT_SEEDS = 5
-# The embedded default's budget (128 iterations of 512 steps): its 10 runs take about 5 × 30 s
-# of CPU per worker, under 5 minutes on a 2-core machine with 2 workers (measured: docs/RESULTS.md).
-DEFAULT_STEPS = 65_536
+# The embedded default (`ppobr` without --env): CartPole-v1 on the jax trainer, 16 seeds of
+# 262,144 steps (512 iterations of 512 steps) per controller. Chosen so that most runs of both
+# controllers reach the threshold (on the torch trainer the median run reaches 475 after
+# 130-155k steps, docs/results/CartPole-v1_500000) while the 32 runs, one compiled program per
+# worker, take well under 3 minutes on 2 cores (measured: README).
+DEFAULT_TRAINER = "jax"
+DEFAULT_SEEDS = 16
+DEFAULT_STEPS = 262_144
+# Other tasks: 5 seeds; the budget is the protocol's, else CleanRL's default total_timesteps
+# (ppo.py: 500k for discrete actions, ppo_continuous_action.py: 1M for continuous ones).
+TASK_SEEDS = 5
+CLEANRL_BUDGET = {True: 500_000, False: 1_000_000}
 DEFAULT_OUT = "runs/compare"
 
 # The simulators behind the tasks: a run is bit-reproducible only with the same versions of
@@ -32,18 +40,62 @@ DEFAULT_OUT = "runs/compare"
 SIMULATOR_DISTRIBUTIONS = ("mujoco", "Box2D")
 
 
-def steps_for(env_id: str, steps: Optional[str]) -> int:
-    """The budget of a run on ``env_id``: ``steps`` (a number, or 'paper' for the protocol's
-    budget); when not given, DEFAULT_STEPS for the default task and the protocol's budget for
-    the others."""
-    from ppobr_study import protocol
+def check_env(env_id: str, trainer: str = "torch") -> None:
+    """Fails in one line, before any run starts, when ``env_id`` names no task the trainer
+    can run: for torch and sb3, a gymnasium id (``module:Env-vN`` imports ``module`` first,
+    as gymnasium.make does); for jax, a JAX-native task."""
+    if trainer == "jax":
+        from ppobr_study.jax.config import BRAX_TASKS, GYMNAX_TASKS
 
-    if steps is None and env_id == DEFAULT_ENV:
-        return DEFAULT_STEPS
+        if env_id not in GYMNAX_TASKS + BRAX_TASKS:
+            raise SystemExit(
+                f"--env: the jax trainer has no task {env_id!r}; choose from "
+                f"{', '.join(GYMNAX_TASKS + BRAX_TASKS)} (or --trainer torch)"
+            )
+        return
+    import gymnasium as gym
+
+    try:
+        gym.spec(env_id)
+    except Exception as e:  # gymnasium's NameNotFound, VersionNotFound, ModuleNotFoundError...
+        raise SystemExit(f"--env: unknown environment {env_id!r}: {_first_line(e)}") from None
+    try:  # a registered task whose simulator is missing fails here too, not in every worker
+        gym.make(env_id).close()
+    except Exception as e:
+        raise SystemExit(f"--env: {env_id!r} cannot be made: {_first_line(e)}") from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
+
+
+def _is_discrete(env_id: str, trainer: str) -> bool:
+    if trainer == "jax":
+        from ppobr_study.jax.config import GYMNAX_TASKS
+
+        return env_id in GYMNAX_TASKS
+    from ppobr_study.train import is_discrete
+
+    return is_discrete(env_id)
+
+
+def steps_for(env_id: str, steps: Optional[str], trainer: str = "torch") -> int:
+    """The budget of a run on ``env_id``: ``steps`` (a number, or 'paper' for the protocol's
+    budget); when not given, the protocol's budget (docs/PROTOCOL.md, or the JAX study's
+    tasks), else CleanRL's default for the action space (CLEANRL_BUDGET)."""
+    from ppobr_study import protocol
+    from ppobr_study.jax.config import protocol_key
+
     if steps is None or steps == "paper":
-        if env_id not in protocol.TASKS:
+        key = protocol_key(env_id) if trainer == "jax" else env_id
+        if key in protocol.TASKS:
+            return protocol.TASKS[key].budget
+        if key in protocol.JAX_TASKS:
+            return protocol.JAX_TASKS[key].budget
+        if steps == "paper":
             raise SystemExit(f"--steps: no budget is registered for {env_id!r}; pass --steps N")
-        return protocol.TASKS[env_id].budget
+        return CLEANRL_BUDGET[_is_discrete(env_id, trainer)]
     try:
         value = int(float(steps))
     except ValueError:
@@ -53,18 +105,29 @@ def steps_for(env_id: str, steps: Optional[str]) -> int:
     return value
 
 
-def threshold_for(env: str, override: Optional[float]) -> float:
-    """The return threshold of steps-to-threshold: ``override``, else the protocol's."""
+def threshold_for(
+    env: str, override: Optional[float], trainer: str = "torch"
+) -> Tuple[Optional[float], str]:
+    """(threshold, source) of steps-to-threshold: ``override`` ("override"), else the
+    protocol's registered threshold ("protocol": docs/PROTOCOL.md, the JAX study's tasks
+    included), else the gymnasium spec's reward_threshold ("spec"), else (None, "none"): the
+    comparison then reports every statistic that needs no threshold."""
     from ppobr_study import protocol
+    from ppobr_study.jax.config import protocol_key
 
     if override is not None:
-        return float(override)
-    if env not in protocol.TASKS:
-        raise SystemExit(
-            f"--threshold: no threshold is registered for {env!r} "
-            f"(docs/PROTOCOL.md); pass --threshold R"
-        )
-    return protocol.TASKS[env].threshold
+        return float(override), "override"
+    key = protocol_key(env) if trainer == "jax" else env
+    if key in protocol.TASKS or key in protocol.JAX_TASKS:
+        return protocol.task(key).threshold, "protocol"
+    if trainer == "jax":
+        return None, "none"
+    import gymnasium as gym
+
+    spec_threshold = gym.spec(env).reward_threshold
+    if spec_threshold is not None:
+        return float(spec_threshold), "spec"
+    return None, "none"
 
 
 def run_versions() -> dict:
@@ -98,6 +161,7 @@ def compare(
     seeds: Sequence[int],
     steps: Optional[str] = None,
     *,
+    trainer: str = "torch",
     workers: Optional[int] = None,
     out: str = DEFAULT_OUT,
     ray_address: Optional[str] = None,
@@ -106,19 +170,22 @@ def compare(
     progress: bool = True,
     compact: bool = False,
     summarize_only: bool = False,
+    brax_backend: str = "spring",
     command: str = "",
     stream=None,
 ) -> dict:
     """Runs the missing runs, then summarises every group. Returns the comparison dict.
-    ``compact``: write each run compactly (runfolder.py), for a run folder kept in git.
-    ``summarize_only``: run nothing; the statistics of the runs finished so far."""
+    ``trainer``: a name of ``ppobr_study.trainers`` (torch, jax, sb3). ``compact``: write each
+    run compactly (runfolder.py), for a run folder kept in git. ``summarize_only``: run
+    nothing; the statistics of the runs finished so far."""
     from tqdm import tqdm
 
-    from ppobr_study import presets, runfolder, runner
+    from ppobr_study import presets, runfolder, runner, trainers
     from ppobr_study.summary import summarize_group
     from ppobr_study.tables import format_table
 
     stream = stream or sys.stdout
+    trainers.get(trainer)
     for c in controllers:
         if c not in presets.PRESETS:
             raise SystemExit(
@@ -126,25 +193,45 @@ def compare(
             )
     if len(set(controllers)) != len(controllers):
         raise SystemExit("--controllers: a controller is named twice")
+    if trainer == "jax" and ray_address:
+        raise SystemExit("--ray: the jax trainer runs on this machine's worker processes")
+    for env in envs:  # every task checked before any run starts
+        check_env(env, trainer)
     out_path = Path(out)
-    budgets = {env: steps_for(env, steps) for env in envs}
-    thresholds = {env: threshold_for(env, threshold) for env in envs}
+    budgets = {env: steps_for(env, steps, trainer) for env in envs}
+    thresholds = {env: threshold_for(env, threshold, trainer) for env in envs}
+    # the name of each task's group in the run folder (the jax trainer's Brax tasks name their
+    # physics backend: brax-spring-hopper)
+    if trainer == "jax":
+        from ppobr_study.jax.config import task_id
+
+        group_env = {env: task_id(env, brax_backend) for env in envs}
+    else:
+        group_env = {env: env for env in envs}
 
     jobs: List[dict] = []
     finished = 0
     for env in envs:  # interleaved by seed: a stopped sweep leaves complete seed pairs
         for seed in seeds:
             for c in controllers:
-                job = {"env": env, "controller": c, "seed": int(seed), "steps": budgets[env]}
-                if runfolder.is_finished(runfolder.run_dir(out_path, env, budgets[env], c, seed)):
+                job = {
+                    "env": env,
+                    "controller": c,
+                    "seed": int(seed),
+                    "steps": budgets[env],
+                    "trainer": trainer,
+                }
+                d = runfolder.run_dir(out_path, group_env[env], budgets[env], c, seed)
+                if runfolder.is_finished(d):
+                    _check_same_trainer(d, trainer)
                     finished += 1
                 else:
                     jobs.append(job)
     if workers is None:
         workers = max(1, min(os.cpu_count() or 1, len(jobs) or 1))
     header = (
-        f"ppobr compare: {len(envs)} task(s) × {len(controllers)} controller(s) × "
-        f"{len(seeds)} seed(s) in {out_path}/: {finished} finished run(s)"
+        f"ppobr compare ({trainer} trainer): {len(envs)} task(s) × {len(controllers)} "
+        f"controller(s) × {len(seeds)} seed(s) in {out_path}/: {finished} finished run(s)"
     )
     if summarize_only:
         print(f"{header}, {len(jobs)} not run (--summarize-only)", file=stream, flush=True)
@@ -175,6 +262,7 @@ def compare(
             "controller": job["controller"],
             "seed": job["seed"],
             "steps": job["steps"],
+            "trainer": trainer,
             "versions": run_versions(),
         }
         run_dir = runfolder.run_dir(
@@ -191,7 +279,22 @@ def compare(
         bar.write(f"FAILED {name}: {tb.strip().splitlines()[-1]}")
 
     try:
-        runner.run_jobs(jobs, workers, on_result, on_error, bar, ray_address=ray_address)
+        if trainer == "jax":
+            from ppobr_study.jax import engine
+
+            engine.run_jobs(
+                jobs,
+                workers,
+                out_path,
+                controllers,
+                brax_backend=brax_backend,
+                compact=compact,
+                bar=bar,
+                on_error=on_error,
+                log=bar.write,
+            )
+        else:
+            runner.run_jobs(jobs, workers, on_result, on_error, bar, ray_address=ray_address)
     finally:
         bar.close()
     elapsed = time.perf_counter() - t0
@@ -199,13 +302,15 @@ def compare(
     groups = [
         summarize_group(
             out_path,
-            env,
+            group_env[env],
             budgets[env],
             controllers,
             seeds,
-            thresholds[env],
+            thresholds[env][0],
+            threshold_source=thresholds[env][1],
             plots=plots,
             command=command,
+            extra={"trainer": trainer},
         )
         for env in envs
     ]
@@ -220,6 +325,7 @@ def compare(
         )
     comparison = {
         "command": command,
+        "trainer": trainer,
         "envs": list(envs),
         "controllers": list(controllers),
         "seeds": list(seeds),
@@ -236,3 +342,19 @@ def compare(
     if failures:
         print(f"\n{len(failures)} run(s) failed:\n" + "\n".join(failures), file=sys.stderr)
     return comparison
+
+
+def _check_same_trainer(run_dir: Path, trainer: str) -> None:
+    """A run folder holds the runs of one trainer: a finished run of another one is not the
+    run asked for, so the comparison stops instead of mixing them."""
+    import json
+
+    from ppobr_study import runfolder, trainers
+
+    meta = json.loads((Path(run_dir) / runfolder.RUN_FILE).read_text())
+    other = trainers.recorded_trainer(meta)
+    if other != trainer:
+        raise SystemExit(
+            f"--out: {run_dir} holds a run of the {other} trainer, not of {trainer}; "
+            f"a run folder holds one trainer's runs: pass another --out"
+        )

@@ -145,21 +145,35 @@ def late_variance(returns: Sequence[float], fraction: float = FINAL_FRACTION) ->
     return float(np.var(tail, ddof=1)) if tail.size >= 2 else math.nan
 
 
+def bound_share(clip_fraction: Sequence[float]) -> float:
+    """The share of a run's iterations in which the clip bound at all: clip fraction > 0, i.e.
+    at least one sample's ratio left [1 − ε, 1 + ε] in some minibatch. Where it is 0 in every
+    iteration, ε never entered a gradient, so no clip-range controller can change the run."""
+    cf = np.asarray(clip_fraction, dtype=np.float64)
+    cf = cf[~np.isnan(cf)]
+    return float(np.mean(cf > 0)) if cf.size else math.nan
+
+
 def run_metrics(
-    episodes: Mapping[str, Sequence], iterations: Mapping[str, Sequence], threshold: float
+    episodes: Mapping[str, Sequence],
+    iterations: Mapping[str, Sequence],
+    threshold: Optional[float],
 ) -> dict:
-    """The per-run numbers of the protocol from a run's episode and iteration columns."""
+    """The per-run numbers of the protocol from a run's episode and iteration columns.
+    ``threshold`` None (a task without one): steps to threshold is None and ``reached`` False
+    for every run; the statistics that need no threshold are unaffected."""
     steps = np.asarray(episodes.get("global_step", []), dtype=np.float64)
     rets = np.asarray(episodes.get("return", []), dtype=np.float64)
     ctrl = np.asarray(iterations.get("controller_seconds", []), dtype=np.float64)
     it_s = np.asarray(iterations.get("iteration_seconds", []), dtype=np.float64)
     it_cpu = np.asarray(iterations.get("iteration_cpu_seconds", []), dtype=np.float64)
-    stt = steps_to_threshold(steps, rets, threshold)
+    stt = None if threshold is None else steps_to_threshold(steps, rets, threshold)
     lv = late_variance(rets)
     return {
         "episodes": int(rets.size),
         "steps_to_threshold": stt,
         "reached": stt is not None,
+        "bound_share": bound_share(iterations.get("clip_fraction", [])),
         "final_return": final_return(rets),
         "late_variance": lv,
         "late_std": math.sqrt(lv) if lv == lv else math.nan,
@@ -312,9 +326,12 @@ def controller_summary(runs: List[dict], budget: int) -> dict:
     )  # IQM of steps: a lower bound if any capped
     late = np.array([r["late_variance"] for r in runs], dtype=np.float64)
     late_ok = late[~np.isnan(late)]
+    bound = np.array([r.get("bound_share", math.nan) for r in runs], dtype=np.float64)
     return {
         "runs": len(runs),
         "reached": int(sum(r["reached"] for r in runs)),
+        # mean over runs of the share of iterations in which the clip bound (bound_share)
+        "bound_share_mean": _nanmean(bound),
         "steps_median": censored_median(steps),
         "steps_iqm": float(iqm(capped)) if capped.size else math.nan,
         "steps_iqm_ci": iqm_ci(capped),
@@ -340,8 +357,10 @@ def controller_summary(runs: List[dict], budget: int) -> dict:
     }
 
 
-def compare(baseline: List[dict], other: List[dict]) -> dict:
-    """The controller (``other``) against the baseline (plain PPO), from ``run_metrics`` lists."""
+def compare(baseline: List[dict], other: List[dict], *, has_threshold: bool = True) -> dict:
+    """The controller (``other``) against the baseline (plain PPO), from ``run_metrics`` lists.
+    ``has_threshold`` False (a task without a threshold): the steps-to-threshold statistics are
+    NaN (not measured) instead of the test of two all-censored samples."""
     sb, so = (
         censored([r["steps_to_threshold"] for r in baseline]),
         censored([r["steps_to_threshold"] for r in other]),
@@ -377,7 +396,7 @@ def compare(baseline: List[dict], other: List[dict]) -> dict:
         if math.isfinite(mb) and math.isfinite(mo)
         else math.nan,
         "fewer_steps_fraction": faster,
-        "steps_mannwhitney_p": mann_whitney_p(sb, so),
+        "steps_mannwhitney_p": mann_whitney_p(sb, so) if has_threshold else math.nan,
         "final_return_mannwhitney_p": mann_whitney_p(fb, fo),
         "within_variance_ratio": float(within_variance_ratio(lb, lo)) if ok_within else math.nan,
         "within_variance_ratio_ci": bootstrap_ci([lb, lo], within_variance_ratio)

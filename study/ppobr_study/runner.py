@@ -1,9 +1,11 @@
 """Running a list of (env, controller, seed) jobs: in this process, in worker processes, or on a
-Ray cluster. Each job is one call of ``ppobr_study.train.train`` with single-threaded torch;
+Ray cluster. Each job is one call of its per-run trainer's ``train`` (``ppobr_study.trainers``:
+torch's ``ppobr_study.train.train`` or sb3's) with single-threaded torch;
 the caller gets every result (or traceback) as soon as its job finishes, so it can write the run
 at once and a stopped sweep loses only the runs in flight.
 
-A job is a dict ``{"env", "controller", "seed", "steps"}``. ``on_result(job, result)`` and
+A job is a dict ``{"env", "controller", "seed", "steps"}`` and optionally ``"trainer"`` (default
+torch). ``on_result(job, result)`` and
 ``on_error(job, traceback_text)`` are called in this process; ``bar`` is a tqdm-like progress
 bar that receives environment steps (``bar.update(n)``).
 """
@@ -22,7 +24,8 @@ OnError = Callable[[dict, str], None]
 
 
 def _train(job: dict, progress: Optional[Callable[[int], None]]) -> dict:
-    from ppobr_study.train import Config, train
+    from ppobr_study import trainers
+    from ppobr_study.train import Config
 
     cfg = Config(
         env_id=job["env"],
@@ -30,7 +33,14 @@ def _train(job: dict, progress: Optional[Callable[[int], None]]) -> dict:
         seed=job["seed"],
         total_timesteps=job["steps"],
     )
-    result = train(cfg, progress=progress)
+    name = job.get("trainer", "torch")
+    train = trainers.run_function(name)
+    if name == "torch":
+        result = train(cfg, progress=progress)
+    else:  # a trainer without progress reports: the whole run at its end
+        result = train(cfg)
+        if progress is not None:
+            progress(int(result.get("total_steps", job["steps"])))
     result["host"] = platform.node()
     return result
 

@@ -119,8 +119,18 @@ def _chunks(seeds: Sequence[int], size: int) -> List[List[int]]:
     return [list(seeds[i : i + size]) for i in range(0, len(seeds), size)]
 
 
-def run_task(cfg: K.StudyConfig, task: Task, out: Path, log: Callable[[str], None]) -> dict:
-    """Runs the missing chunks of one task; returns what was run (wall and compile seconds)."""
+def run_task(
+    cfg: K.StudyConfig,
+    task: Task,
+    out: Path,
+    log: Callable[[str], None],
+    *,
+    compact: bool = False,
+    on_chunk: Optional[Callable[[int], None]] = None,
+) -> dict:
+    """Runs the missing chunks of one task; returns what was run (wall and compile seconds).
+    ``compact``: the runs written compactly (runfolder.write_run); ``on_chunk(runs)``: called
+    after each chunk's runs are written."""
     size = min(cfg.seed_batch or len(cfg.seeds), len(cfg.seeds))
     compiled, compile_s, ran, wall = None, 0.0, 0, 0.0
     ver = versions(task.env.backend)
@@ -168,12 +178,18 @@ def run_task(cfg: K.StudyConfig, task: Task, out: Path, log: Callable[[str], Non
                     "steps": task.steps,
                     "task": task.name,
                     "backend": task.env.backend,
+                    "trainer": "jax",
                     "engine": ENGINE,
                     "versions": ver,
                 }
                 runfolder.write_run(
-                    runfolder.run_dir(out, task.id, task.steps, name, seed), result, meta
+                    runfolder.run_dir(out, task.id, task.steps, name, seed),
+                    result,
+                    meta,
+                    compact=compact,
                 )
+        if on_chunk is not None:
+            on_chunk(len(chunk) * len(cfg.controllers))
     return {"runs_executed": ran, "program_seconds": wall, "compile_seconds": compile_s}
 
 
