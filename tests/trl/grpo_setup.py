@@ -1,0 +1,65 @@
+"""A GRPO run small enough for a test: the tiny Llama, the character tokenizer and the
+``repeat`` task of ppobr_study.llm, with a configuration in which the clip range binds
+(num_iterations = 2, steps_per_generation = 2, gradient_accumulation_steps = 1: one generation
+batch every 4 optimizer steps, π_old kept)."""
+
+from __future__ import annotations
+
+import warnings
+
+from ppobr_trl import PPOBRGRPOTrainer
+from trl import GRPOConfig, GRPOTrainer
+
+from ppobr_study.llm.tasks import TASKS
+from ppobr_study.llm.tiny_model import char_tokenizer, tiny_llama
+
+COMPLETION = 6
+GENERATE_EVERY = 4
+
+
+def grpo_config(output_dir: str, **overrides) -> GRPOConfig:
+    settings = dict(
+        output_dir=output_dir,
+        use_cpu=True,
+        bf16=False,
+        per_device_train_batch_size=8,
+        num_generations=4,
+        steps_per_generation=2,
+        gradient_accumulation_steps=1,
+        num_iterations=2,
+        max_completion_length=COMPLETION,
+        max_steps=GENERATE_EVERY,
+        learning_rate=3e-3,
+        beta=0.0,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        seed=0,
+        disable_tqdm=True,
+    )
+    settings.update(overrides)
+    return GRPOConfig(**settings)
+
+
+def build(args: GRPOConfig, controller=None, seed: int = 0, trainer_cls=None):
+    """GRPOTrainer when controller is None, else PPOBRGRPOTrainer with it."""
+    tokenizer = char_tokenizer()
+    task = TASKS["repeat"]
+    kwargs = dict(
+        model=tiny_llama(tokenizer, seed),
+        reward_funcs=task.reward_func(COMPLETION),
+        args=args,
+        train_dataset=task.dataset(seed, 256),
+        processing_class=tokenizer,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        if controller is None:
+            return (trainer_cls or GRPOTrainer)(**kwargs)
+        return (trainer_cls or PPOBRGRPOTrainer)(controller=controller, **kwargs)
+
+
+def train_logs(trainer) -> list[dict]:
+    """The per-step log entries (the final summary entry left out)."""
+    trainer.train()
+    return [h for h in trainer.state.log_history if "loss" in h]
