@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from typing import Any
 
 import torch
@@ -65,6 +66,8 @@ class PPOBRMixin:
         self._ppobr_log_stats = StatsAccumulator()
         self._ppobr_kl = torch.zeros(2, dtype=torch.float64)  # this batch's local Σ k3, Σ m
         self.ppobr_history: list[dict[str, float]] = []
+        # wall seconds spent in this mixin's own work (signals, update, statistics), for overhead
+        self.ppobr_seconds = 0.0
 
     # --- ε ---------------------------------------------------------------------------------------
     def _ppobr_set_bounds(self, eps: float) -> None:
@@ -76,6 +79,7 @@ class PPOBRMixin:
         return s, c
 
     def _ppobr_update(self, batch: dict[str, Any]) -> None:
+        start = time.perf_counter()
         mask = batch["completion_mask"]
         if "tool_mask" in batch:
             mask = mask * batch["tool_mask"]
@@ -108,6 +112,7 @@ class PPOBRMixin:
         metrics = self._metrics["train"]
         for key in ("eps_low", "eps_high", "phi", "psi", "entropy"):
             metrics[f"ppobr/{key}"].append(record[key])
+        self.ppobr_seconds += time.perf_counter() - start
 
     @torch.no_grad()
     def _ppobr_policy_entropies(self, batch: dict[str, Any]) -> torch.Tensor:
@@ -183,6 +188,7 @@ class PPOBRMixin:
     @torch.no_grad()
     def _ppobr_record_clip_stats(self, inputs: dict[str, Any]) -> None:
         """The kernel's statistics of this micro-step at the ε the loss used (docs/SPEC.md §2.2)."""
+        start = time.perf_counter()
         new = self._ppobr_loss_logps
         old = inputs.get("old_per_token_logps")
         old = new if old is None else old.detach()
@@ -225,6 +231,7 @@ class PPOBRMixin:
         metrics = self._metrics["train"]
         metrics["ppobr/loss_eps_low"].append(self.epsilon_low)
         metrics["ppobr/loss_eps_high"].append(self.epsilon_high)
+        self.ppobr_seconds += time.perf_counter() - start
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if self.model.training:
