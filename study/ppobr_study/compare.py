@@ -56,13 +56,26 @@ def check_env(env_id: str, trainer: str = "torch") -> None:
     import gymnasium as gym
 
     try:
-        gym.spec(env_id)
+        env_spec(env_id)
     except Exception as e:  # gymnasium's NameNotFound, VersionNotFound, ModuleNotFoundError...
         raise SystemExit(f"--env: unknown environment {env_id!r}: {_first_line(e)}") from None
     try:  # a registered task whose simulator is missing fails here too, not in every worker
         gym.make(env_id).close()
     except Exception as e:
         raise SystemExit(f"--env: {env_id!r} cannot be made: {_first_line(e)}") from None
+
+
+def env_spec(env_id: str):
+    """gymnasium's EnvSpec of ``env_id``; a ``module:Env-vN`` id imports ``module`` first
+    (which registers the task), as gymnasium.make does."""
+    import importlib
+
+    import gymnasium as gym
+
+    if ":" in env_id:
+        module, env_id = env_id.split(":", 1)
+        importlib.import_module(module)
+    return gym.spec(env_id)
 
 
 def _first_line(e: BaseException) -> str:
@@ -122,9 +135,7 @@ def threshold_for(
         return protocol.task(key).threshold, "protocol"
     if trainer == "jax":
         return None, "none"
-    import gymnasium as gym
-
-    spec_threshold = gym.spec(env).reward_threshold
+    spec_threshold = env_spec(env).reward_threshold
     if spec_threshold is not None:
         return float(spec_threshold), "spec"
     return None, "none"

@@ -7,8 +7,6 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-
 CONTROLLERS = ("ppo", "ppobr")
 SEEDS = (0, 1)
 STEPS = 2048  # 4 iterations of CleanRL's 4 envs × 128 steps
@@ -121,6 +119,8 @@ def test_compare_end_to_end_and_rerun_skips_finished(tmp_path, subprocess_env):
     stdout = run_ppobr(
         [
             "compare",
+            "--env",
+            "CartPole-v1",
             "--controllers",
             "ppo,ppobr",
             "--seeds",
@@ -149,6 +149,8 @@ def test_compare_end_to_end_and_rerun_skips_finished(tmp_path, subprocess_env):
     stdout = run_ppobr(
         [
             "compare",
+            "--env",
+            "CartPole-v1",
             "--controllers",
             "ppo,ppobr",
             "--seeds",
@@ -176,6 +178,8 @@ def test_compare_end_to_end_and_rerun_skips_finished(tmp_path, subprocess_env):
     stdout = run_ppobr(
         [
             "compare",
+            "--env",
+            "CartPole-v1",
             "--controllers",
             "ppo,ppobr",
             "--seeds",
@@ -211,15 +215,13 @@ def test_help_and_presets(subprocess_env):
         assert name in listing
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("ray") is None,
-    reason="Ray is not installed (pip install ray): --ray is untested here",
-)
 def test_compare_on_a_local_ray_instance(tmp_path, subprocess_env):
     out = tmp_path / "ray_runs"
     stdout = run_ppobr(
         [
             "compare",
+            "--env",
+            "CartPole-v1",
             "--controllers",
             "ppo,ppobr",
             "--seeds",

@@ -183,15 +183,17 @@ def test_cli_argument_helpers():
     assert cli.parse_seeds("5,1,1") == [1, 5]
     with pytest.raises(Exception, match="seeds"):
         cli.parse_seeds("x")
-    assert compare.steps_for("CartPole-v1", None) == compare.DEFAULT_STEPS
+    assert compare.steps_for("CartPole-v1", None) == 500_000
     assert compare.steps_for("CartPole-v1", "paper") == 500_000
     assert compare.steps_for("Hopper-v5", None) == 1_000_000
+    assert compare.steps_for("Acrobot-v1", None) == 500_000  # the JAX study's registered budget
     assert compare.steps_for("Pendulum-v1", "3e4") == 30_000
+    # no registered budget: CleanRL's default for the action space (continuous: 1M)
+    assert compare.steps_for("Pendulum-v1", None) == 1_000_000
     with pytest.raises(SystemExit, match="--steps"):
-        compare.steps_for("Pendulum-v1", None)
-    with pytest.raises(SystemExit, match="--threshold"):
-        compare.threshold_for("Pendulum-v1", None)
-    assert compare.threshold_for("Pendulum-v1", -200.0) == -200.0
+        compare.steps_for("Pendulum-v1", "paper")
+    assert compare.threshold_for("Pendulum-v1", None) == (None, "none")
+    assert compare.threshold_for("Pendulum-v1", -200.0) == (-200.0, "override")
 
 
 def _fake_result(rng, n_iter=8, level=400.0):
