@@ -15,8 +15,9 @@ without touching SB3's rollout loop. The pass runs under ``no_grad`` in the poli
   of the action taken, from the buffer's log-probs — an unbiased one-sample estimate, as SB3
   itself uses for its entropy loss in that case.
 
-Observations are evaluated in chunks of ``model.batch_size`` (the size SB3's own update
-evaluates at once, so memory fits wherever training does).
+Observations are evaluated in chunks of about 64 MiB of float32 input (the whole rollout at
+once for small observations: one forward pass, not one per minibatch), and never fewer rows than
+``model.batch_size``, which SB3's own update evaluates at once.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ import torch
 from stable_baselines3.common.utils import obs_as_tensor
 
 import ppobr_core
+
+CHUNK_BYTES = 64 * 2**20  # float32 observation bytes per forward pass
+
+
+def _row_bytes(obs) -> int:
+    """float32 bytes of one step's observation (all keys of a dict observation)."""
+    arrays = obs.values() if isinstance(obs, dict) else [obs]
+    return max(1, 4 * sum(int(np.prod(a.shape[1:], dtype=np.int64)) for a in arrays))
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
@@ -71,7 +80,7 @@ def rollout_entropies(model: Any) -> np.ndarray:
         starts = _flat(buffer.episode_starts)
     if masked:
         masks = _flat(buffer.action_masks)
-    chunk = max(1, int(getattr(model, "batch_size", n) or n))
+    chunk = max(int(getattr(model, "batch_size", 1) or 1), CHUNK_BYTES // _row_bytes(obs))
     parts = []
     with torch.no_grad():
         for lo in range(0, n, chunk):
