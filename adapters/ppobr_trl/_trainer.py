@@ -31,6 +31,14 @@ _KL_K3 = STAT_NAMES.index("kl_k3")
 _REQUIRED: Any = object()
 
 
+def _empty_stats(device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sums, counts) of no samples: ratio_min / ratio_max hold +inf / -inf, neutral for min / max."""
+    sums = torch.zeros(len(STAT_NAMES), dtype=torch.float64, device=device)
+    sums[STAT_NAMES.index("ratio_min")] = math.inf
+    sums[STAT_NAMES.index("ratio_max")] = -math.inf
+    return sums, torch.zeros_like(sums)
+
+
 class PPOBRMixin:
     """Adds an adaptive clip range to a TRL trainer with GRPOTrainer's hooks.
 
@@ -213,21 +221,22 @@ class PPOBRMixin:
             new, old, adv = (torch.where(keep, x, torch.zeros_like(x)) for x in (new, old, adv))
             if entropy is not None:
                 entropy = torch.where(keep, entropy.to(new.dtype), torch.zeros_like(new))
-        if not bool(mask.any()):
-            return
-        out = clipped_surrogate_loss(
-            new.contiguous(),
-            old.contiguous(),
-            adv.contiguous(),
-            eps_low=self.epsilon_low,
-            eps_high=self.epsilon_high,
-            entropy=None if entropy is None else entropy.contiguous(),
-            mask=mask.contiguous(),
-        )
-        self._ppobr_log_stats.add(out)
-        self._ppobr_kl += torch.stack([out.sums[_KL_K3], out.counts[_KL_K3]]).to(
-            "cpu", torch.float64
-        )
+        if bool(mask.any()):
+            out = clipped_surrogate_loss(
+                new.contiguous(),
+                old.contiguous(),
+                adv.contiguous(),
+                eps_low=self.epsilon_low,
+                eps_high=self.epsilon_high,
+                entropy=None if entropy is None else entropy.contiguous(),
+                mask=mask.contiguous(),
+            )
+            sums, counts = out.sums, out.counts
+        else:
+            # Nothing to count here; still add, so every process reduces the same number of parts.
+            sums, counts = _empty_stats(new.device)
+        self._ppobr_log_stats.add((sums, counts))
+        self._ppobr_kl += torch.stack([sums[_KL_K3], counts[_KL_K3]]).to("cpu", torch.float64)
         metrics = self._metrics["train"]
         metrics["ppobr/loss_eps_low"].append(self.epsilon_low)
         metrics["ppobr/loss_eps_high"].append(self.epsilon_high)
