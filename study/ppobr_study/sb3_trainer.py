@@ -22,6 +22,10 @@ each minibatch (the buffer's samples and the policy's new log-probs and entropie
 computes, once per iteration, the statistics of ``ppobr_core.clipped_surrogate`` over all
 minibatches of all epochs (clip fractions, KL k1/k3, ratio range, entropy), as
 ``ppobr_study.train`` does. Observing is bit-neutral: a run equals plain ``PPO.learn``.
+
+``controller_seconds`` is the callback's ``on_rollout_end``: the controller update and the
+entropy pass over the rollout buffer that SB3 needs (it keeps no per-step entropies), so it is
+larger than ``ppobr_study.train``'s, which computes entropies during the rollout.
 """
 
 from __future__ import annotations
