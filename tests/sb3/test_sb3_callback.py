@@ -179,3 +179,28 @@ def test_bad_arguments():
     with pytest.raises(ppobr_core.InvalidArgumentError, match="^controller: is required") as e:
         model.learn(64, callback=PPOBRCallback())
     assert e.value.argument == "controller"
+
+
+def test_kl_adaptive_reads_the_previous_updates_kl():
+    class KLProbe(BaseCallback):
+        """Before PPOBRCallback in the list: the KL it will read; after it: the ε it set."""
+
+        def __init__(self):
+            super().__init__()
+            self.kls = []
+
+        def _on_rollout_end(self):
+            self.kls.append(self.model.logger.name_to_value.get("train/approx_kl"))
+
+        def _on_step(self):
+            return True
+
+    ppobr = PPOBRCallback(ppobr_core.KLAdaptiveController(eps0=0.2, kl_target=1e-4))
+    kl_probe, eps_probe = KLProbe(), EpsilonProbe(ppobr)
+    model = PPO("MlpPolicy", cartpole(), **TINY)
+    model.learn(STEPS, callback=[kl_probe, ppobr, eps_probe])
+    assert kl_probe.kls[0] is None and eps_probe.set_eps[0] == 0.2  # no KL before train()
+    reference = ppobr_core.KLAdaptiveController(eps0=0.2, kl_target=1e-4)
+    for kl, eps in zip(kl_probe.kls[1:], eps_probe.set_eps[1:]):
+        assert reference.update(0.5, None, kl=float(kl)) == eps
+    assert eps_probe.used_eps == eps_probe.set_eps and len(set(eps_probe.set_eps)) > 1
