@@ -7,7 +7,8 @@ after the first (warm-up):
 
 - end to end: mean step time (wall, and CPU via time.process_time) of PPO-BR / plain − 1;
 - direct: ppobr_trl's own seconds per step (signals, controller update, clip statistics, as
-  timed inside the mixin) / plain's mean step time. The direct number excludes the extra
+  timed inside the mixin) / plain's mean step time, in wall and in CPU seconds (the CPU number
+  is little disturbed by other processes on a shared machine). The direct number excludes the extra
   entropy reduction in π_old's pass, which only the end-to-end number sees.
 
     python benchmarks/trl_overhead.py --rounds 6 --steps 48
@@ -87,7 +88,7 @@ def train(kind: str, steps: int, hidden: int, layers: int, seed: int):
         else:
             trainer = PPOBRGRPOTrainer(controller=ppobr_core.PPOBRController(eps0=0.2), **kwargs)
         trainer.train()
-    own = getattr(trainer, "ppobr_seconds", 0.0)
+    own = (getattr(trainer, "ppobr_seconds", 0.0), getattr(trainer, "ppobr_cpu_seconds", 0.0))
     return clock.wall, clock.cpu, own
 
 
@@ -103,7 +104,7 @@ def main(argv=None) -> dict:
     torch.set_num_threads(a.threads)
     wall = {"plain": [], "ppobr": []}
     cpu = {"plain": [], "ppobr": []}
-    own = []
+    own, own_cpu = [], []
     for r in range(a.rounds):
         order = ("plain", "ppobr") if r % 2 == 0 else ("ppobr", "plain")
         for kind in order:
@@ -113,7 +114,8 @@ def main(argv=None) -> dict:
             wall[kind] += w
             cpu[kind] += c
             if kind == "ppobr":
-                own.append(o / len(w))
+                own.append(o[0] / len(w))
+                own_cpu.append(o[1] / len(w))
     plain_wall = statistics.fmean(wall["plain"])
     result = {
         "model": f"llama {a.layers} layers, hidden {a.hidden}",
@@ -126,6 +128,8 @@ def main(argv=None) -> dict:
         - 1.0,
         "ppobr_own_seconds_per_step": statistics.fmean(own),
         "overhead_direct": statistics.fmean(own) / plain_wall,
+        "ppobr_own_cpu_seconds_per_step": statistics.fmean(own_cpu),
+        "overhead_direct_cpu": statistics.fmean(own_cpu) / statistics.fmean(cpu["plain"]),
         "torch": torch.__version__,
     }
     text = json.dumps(result, indent=2)

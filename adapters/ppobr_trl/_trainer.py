@@ -20,10 +20,11 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer
 
 import ppobr_core
-from ppobr_torch import STAT_NAMES, EpsilonController, StatsAccumulator, clipped_surrogate_loss
+from ppobr_torch import STAT_NAMES, EpsilonController, StatsAccumulator
 from ppobr_torch._input_rules import require_controller
 from ppobr_trl._checkpoint import load_state, save_state
 from ppobr_trl._clip_range import clip_bounds, clip_higher_ratio
+from ppobr_trl._clip_stats import clip_statistics
 from ppobr_trl._config_checks import refuse_unsupported, require_matching_start, warn_if_on_policy
 from ppobr_trl._signals import completion_returns, masked_entropy_sums
 
@@ -76,6 +77,7 @@ class PPOBRMixin:
         self.ppobr_history: list[dict[str, float]] = []
         # wall seconds spent in this mixin's own work (signals, update, statistics), for overhead
         self.ppobr_seconds = 0.0
+        self.ppobr_cpu_seconds = 0.0  # the same in CPU time: little disturbed by a loaded machine
 
     # --- ε ---------------------------------------------------------------------------------------
     def _ppobr_set_bounds(self, eps: float) -> None:
@@ -87,7 +89,7 @@ class PPOBRMixin:
         return s, c
 
     def _ppobr_update(self, batch: dict[str, Any]) -> None:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         mask = batch["completion_mask"]
         if "tool_mask" in batch:
             mask = mask * batch["tool_mask"]
@@ -121,6 +123,7 @@ class PPOBRMixin:
         for key in ("eps_low", "eps_high", "phi", "psi", "entropy"):
             metrics[f"ppobr/{key}"].append(record[key])
         self.ppobr_seconds += time.perf_counter() - start
+        self.ppobr_cpu_seconds += time.process_time() - cpu_start
 
     @torch.no_grad()
     def _ppobr_policy_entropies(self, batch: dict[str, Any]) -> torch.Tensor:
@@ -196,7 +199,7 @@ class PPOBRMixin:
     @torch.no_grad()
     def _ppobr_record_clip_stats(self, inputs: dict[str, Any]) -> None:
         """The kernel's statistics of this micro-step at the ε the loss used (docs/SPEC.md §2.2)."""
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         new = self._ppobr_loss_logps
         old = inputs.get("old_per_token_logps")
         old = new if old is None else old.detach()
@@ -218,20 +221,19 @@ class PPOBRMixin:
             adv = adv.unsqueeze(1).expand_as(new) if adv.dim() == 1 else adv
             # Padding positions may hold anything; the kernel refuses non-finite values.
             keep = mask > 0
-            new, old, adv = (torch.where(keep, x, torch.zeros_like(x)) for x in (new, old, adv))
+            new, old, adv = (torch.where(keep, x, 0.0) for x in (new, old, adv))
             if entropy is not None:
-                entropy = torch.where(keep, entropy.to(new.dtype), torch.zeros_like(new))
+                entropy = torch.where(keep, entropy.to(new.dtype), 0.0)
         if bool(mask.any()):
-            out = clipped_surrogate_loss(
+            sums, counts = clip_statistics(
                 new.contiguous(),
                 old.contiguous(),
                 adv.contiguous(),
-                eps_low=self.epsilon_low,
-                eps_high=self.epsilon_high,
-                entropy=None if entropy is None else entropy.contiguous(),
-                mask=mask.contiguous(),
+                mask.contiguous(),
+                None if entropy is None else entropy.contiguous(),
+                self.epsilon_low,
+                self.epsilon_high,
             )
-            sums, counts = out.sums, out.counts
         else:
             # Nothing to count here; still add, so every process reduces the same number of parts.
             sums, counts = _empty_stats(new.device)
@@ -241,6 +243,7 @@ class PPOBRMixin:
         metrics["ppobr/loss_eps_low"].append(self.epsilon_low)
         metrics["ppobr/loss_eps_high"].append(self.epsilon_high)
         self.ppobr_seconds += time.perf_counter() - start
+        self.ppobr_cpu_seconds += time.process_time() - cpu_start
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if self.model.training:
