@@ -6,18 +6,28 @@ its own process (``python -m ppobr_study.jax.engine ...``), which compiles the t
 once (all controllers × up to SEED_BATCH seeds) and writes every run into the run folder as
 soon as its chunk returns (``study.run_task``), so a stopped comparison resumes where it was.
 
-XLA's CPU runtime and the hang it showed on 2 cores: with its multithreaded Eigen pool, a
-vmapped program's execution sometimes never returned (every XLA thread idle, the caller waiting
-in ``block_until_ready``), while the same program pinned to one core always did. The cause was
-not found inside XLA (a wedged Eigen thread pool: its threads are invisible to Python's
-faulthandler); it is contained here in two ways, without pinning anything to one core:
+XLA's CPU runtime and the hang on 2 cores. With jaxlib 0.10.2 on a 2-core VM, a compiled
+program's execution can never return: measured here, the program of CartPole, 2 controllers ×
+2 seeds × 4,096 steps, compiled in 36–50 s and then hung in 4 of 4 tries (3 minutes each), with
+``--xla_cpu_multi_thread_eigen=false`` and also with ``jax_cpu_enable_async_dispatch`` off.
+gdb on the hung process: the main thread waits in ``jax::BlockUntilReadyWithCancel`` for the
+result's future, and every XLA thread (the ``tf_foreach`` and ``tf_XLAEigen`` pools, the
+client's Eigen pool) is parked in ``Eigen::ThreadPoolTempl::WaitForWork``: a completion that
+is never signalled, i.e. work lost between XLA's thread pools (not a busy loop, not Python).
+The same program in a process whose CPU affinity is one core returned in 0.5 s (1 of 1; the
+tests have pinned their JAX children to one core since jaxlib 0.10.2 without a hang). The root
+cause inside XLA was not found. It is contained here without pinning the user's process:
 
-- every shard process runs with ``--xla_cpu_multi_thread_eigen=false`` (XLA_FLAGS): each
-  program uses one thread, and the cores are used by running one shard process per worker;
-- a watchdog: a shard whose next chunk has not returned within ``chunk_limit`` seconds (a
-  generous multiple of the expected time) is killed and started again; its finished chunks are
-  on disk and skipped, so only the hung chunk is recomputed (the runs depend on their seed
-  alone, so the rerun gives the same numbers). After MAX_RESTARTS the shard's runs fail.
+- every shard process runs with ``--xla_cpu_multi_thread_eigen=false`` (XLA_FLAGS) and with
+  its CPU affinity set to one core, a different core per shard (round robin over the cores
+  this process may use), so a comparison with N workers uses N cores;
+- a watchdog: a hung program is idle (no thread runs), so a shard process whose CPU time has
+  not advanced by IDLE_CPU_SECONDS within IDLE_WINDOW seconds is killed and started again
+  (where /proc is missing: one whose next chunk has not returned within ``chunk_limit``
+  seconds). A shard merely slowed by a busy machine keeps using CPU and is left alone. Its
+  finished chunks are on disk and skipped, so only the hung chunk is recomputed (the runs
+  depend on their seed alone: the rerun gives the same numbers). After MAX_RESTARTS the
+  shard's runs fail.
 """
 
 from __future__ import annotations
@@ -40,6 +50,19 @@ MAX_RESTARTS = 3
 SLOW_STEPS_PER_SECOND = 5_000
 FIRST_CHUNK_EXTRA_SECONDS = 300.0
 SLACK = 5.0
+IDLE_WINDOW = 120.0
+IDLE_CPU_SECONDS = 0.5
+
+
+def cpu_seconds(pid: int) -> Optional[float]:
+    """User + system CPU seconds of process ``pid`` (all its threads), from /proc; None where
+    there is no /proc (not Linux) or the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def shards(seeds: Sequence[int], workers: int) -> List[List[int]]:
@@ -53,6 +76,14 @@ def shards(seeds: Sequence[int], workers: int) -> List[List[int]]:
         out.append(seeds[i : i + step])
         i += step
     return [s for s in out if s]
+
+
+def available_cores() -> List[int]:
+    """The cores this process may run on (empty where the OS does not say)."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return []
 
 
 def chunk_limit(runs: int, steps: int, slowest_chunk: Optional[float]) -> float:
@@ -97,8 +128,8 @@ def _environment() -> dict:
 class _Shard:
     """One shard process, its progress lines read by a thread, and the watchdog's clock."""
 
-    def __init__(self, cmd, runs_per_chunk: int, steps: int, bar, log):
-        self.cmd, self.runs_per_chunk, self.steps = cmd, runs_per_chunk, steps
+    def __init__(self, cmd, runs_per_chunk: int, steps: int, bar, log, core: Optional[int]):
+        self.cmd, self.runs_per_chunk, self.steps, self.core = cmd, runs_per_chunk, steps, core
         self.bar, self.log = bar, log
         self.restarts, self.slowest, self.tail = 0, None, []
         self.start()
@@ -112,7 +143,13 @@ class _Shard:
             env=_environment(),
             start_new_session=True,
         )
-        self.last = time.monotonic()
+        if self.core is not None:  # set at once, while the child is still starting Python
+            try:
+                os.sched_setaffinity(self.proc.pid, {self.core})
+            except OSError:
+                pass
+        self.last = self.idle_since = time.monotonic()
+        self.cpu_mark = 0.0
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -130,8 +167,14 @@ class _Shard:
                 self.tail = (self.tail + [line])[-40:]
 
     def overdue(self) -> bool:
-        limit = chunk_limit(self.runs_per_chunk, self.steps, self.slowest)
-        return time.monotonic() - self.last > limit
+        """Hung: no CPU used for IDLE_WINDOW seconds (or, without /proc, a chunk overdue)."""
+        now = time.monotonic()
+        cpu = cpu_seconds(self.proc.pid)
+        if cpu is None:
+            return now - self.last > chunk_limit(self.runs_per_chunk, self.steps, self.slowest)
+        if cpu - self.cpu_mark >= IDLE_CPU_SECONDS:
+            self.cpu_mark, self.idle_since = cpu, now
+        return now - self.idle_since > IDLE_WINDOW
 
     def kill(self) -> None:
         try:
@@ -164,10 +207,12 @@ def run_jobs(
         t["jobs"].append(job)
     for task, t in tasks.items():
         running = []
-        for shard in shards(sorted(t["seeds"]), workers):
+        cores = available_cores()
+        for k, shard in enumerate(shards(sorted(t["seeds"]), workers)):
             per_chunk = min(len(shard), SEED_BATCH) * len(controllers)
             cmd = _command(task, controllers, shard, t["steps"], out, brax_backend, compact)
-            running.append(_Shard(cmd, per_chunk, t["steps"], bar, log))
+            core = cores[k % len(cores)] if cores else None
+            running.append(_Shard(cmd, per_chunk, t["steps"], bar, log, core))
         restarts[task] = 0
         while running:
             time.sleep(0.5)
@@ -181,9 +226,8 @@ def run_jobs(
                     continue
                 if code is None:
                     log(
-                        f"[{task}] a shard's chunk has not returned after "
-                        f"{time.monotonic() - sh.last:.0f} s: killed and restarted "
-                        f"(the XLA CPU hang, see ppobr_study/jax/engine.py)"
+                        f"[{task}] a shard used no CPU for {IDLE_WINDOW:.0f} s: killed and "
+                        f"restarted (the XLA CPU hang, see ppobr_study/jax/engine.py)"
                     )
                     sh.kill()
                 else:
