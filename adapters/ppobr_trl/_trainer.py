@@ -73,6 +73,7 @@ class PPOBRMixin:
         self._ppobr_loss_logps: torch.Tensor | None = None
         self._ppobr_loss_entropies: torch.Tensor | None = None
         self._ppobr_log_stats = StatsAccumulator()
+        self._ppobr_parts: list[tuple] = []  # micro-steps whose statistics are not computed yet
         self._ppobr_kl = torch.zeros(2, dtype=torch.float64)  # this batch's local Σ k3, Σ m
         self.ppobr_history: list[dict[str, float]] = []
         # wall seconds spent in this mixin's own work (signals, update, statistics), for overhead
@@ -83,12 +84,17 @@ class PPOBRMixin:
     def _ppobr_set_bounds(self, eps: float) -> None:
         self.epsilon_low, self.epsilon_high = clip_bounds(eps, self._ppobr_ratio)
 
+    def _ppobr_sum_over_processes(self, x: torch.Tensor) -> torch.Tensor:
+        if self.accelerator.num_processes == 1:
+            return x
+        return self.accelerator.reduce(x.to(self.accelerator.device), reduction="sum")
+
     def _ppobr_pending_kl(self) -> tuple[float, float]:
-        total = self.accelerator.reduce(self._ppobr_kl.to(self.accelerator.device), reduction="sum")
-        s, c = total.tolist()
+        s, c = self._ppobr_sum_over_processes(self._ppobr_kl).tolist()
         return s, c
 
     def _ppobr_update(self, batch: dict[str, Any]) -> None:
+        self._ppobr_flush_clip_stats()  # the previous batch's KL is in its statistics
         start, cpu_start = time.perf_counter(), time.process_time()
         mask = batch["completion_mask"]
         if "tool_mask" in batch:
@@ -96,7 +102,7 @@ class PPOBRMixin:
         entropies = self._ppobr_gen_entropies
         if entropies is None:
             entropies = self._ppobr_policy_entropies(batch)
-        sums = self.accelerator.reduce(masked_entropy_sums(entropies, mask), reduction="sum")
+        sums = self._ppobr_sum_over_processes(masked_entropy_sums(entropies, mask))
         ent_sum, ent_count = sums.tolist()
         entropy = ent_sum / ent_count if ent_count > 0 else float("nan")
         returns = completion_returns(self._ppobr_gen_rewards, self.reward_weights)
@@ -196,58 +202,88 @@ class PPOBRMixin:
         self._ppobr_loss_entropies = None
         return loss
 
-    @torch.no_grad()
     def _ppobr_record_clip_stats(self, inputs: dict[str, Any]) -> None:
-        """The kernel's statistics of this micro-step at the ε the loss used (docs/SPEC.md §2.2)."""
-        start, cpu_start = time.perf_counter(), time.process_time()
-        new = self._ppobr_loss_logps
-        old = inputs.get("old_per_token_logps")
-        old = new if old is None else old.detach()
+        """Keeps this micro-step's tensors (references, no work) for the next flush, which
+        computes their statistics in one kernel call at the ε the loss used."""
         mask = inputs["completion_mask"]
         if "tool_mask" in inputs:
             mask = mask * inputs["tool_mask"]
-        mask = mask.to(new.dtype)
-        adv = inputs["advantages"].detach().to(new.dtype)
-        entropy = self._ppobr_loss_entropies
+        self._ppobr_parts.append(
+            (
+                self._ppobr_loss_logps,
+                inputs.get("old_per_token_logps"),
+                inputs["advantages"],
+                mask,
+                self._ppobr_loss_entropies,
+                (self.epsilon_low, self.epsilon_high),
+            )
+        )
+        metrics = self._metrics["train"]
+        metrics["ppobr/loss_eps_low"].append(self.epsilon_low)
+        metrics["ppobr/loss_eps_high"].append(self.epsilon_high)
+
+    @torch.no_grad()
+    def _ppobr_flush_clip_stats(self) -> None:
+        """The kernel's statistics (docs/SPEC.md §2.2) of the kept micro-steps, one call per run
+        of micro-steps with the same bounds and token count (in practice: all of them)."""
+        start, cpu_start = time.perf_counter(), time.process_time()
+        groups: list[list] = []
+        for part in self._ppobr_parts:
+            key = (part[5], part[0].shape[1:])
+            if groups and groups[-1][0] == key:
+                groups[-1][1].append(part)
+            else:
+                groups.append([key, [part]])
+        self._ppobr_parts = []
+        for (bounds, _), parts in groups:
+            sums, counts = self._ppobr_stats_of(parts, *bounds)
+            self._ppobr_log_stats.add((sums, counts))
+            self._ppobr_kl += torch.stack([sums[_KL_K3], counts[_KL_K3]]).to("cpu", torch.float64)
+        self.ppobr_seconds += time.perf_counter() - start
+        self.ppobr_cpu_seconds += time.process_time() - cpu_start
+
+    def _ppobr_stats_of(self, parts, eps_low: float, eps_high: float):
+        def cat(i):
+            return torch.cat([p[i].detach() for p in parts])
+
+        new = cat(0)
+        old = torch.cat([(p[0] if p[1] is None else p[1]).detach() for p in parts])
+        adv = torch.cat([p[2] if p[2].dim() == 2 else p[2].unsqueeze(1) for p in parts]).detach()
+        mask = cat(3).to(new.dtype)
+        entropy = None if any(p[4] is None for p in parts) else cat(4).to(new.dtype)
+        adv = adv.to(new.dtype)
         if self.importance_sampling_level == "sequence":
             # One ratio per completion, as TRL's sequence-level loss forms it.
             tokens = mask.sum(-1)
             new = ((new - old) * mask).sum(-1) / tokens.clamp(min=1.0)
             old = torch.zeros_like(new)
-            adv = adv if adv.dim() == 1 else adv[:, 0]
+            adv = adv[:, 0]
             entropy = None
             mask = (tokens > 0).to(new.dtype)
         else:
-            adv = adv.unsqueeze(1).expand_as(new) if adv.dim() == 1 else adv
+            adv = adv.expand_as(new)
             # Padding positions may hold anything; the kernel refuses non-finite values.
             keep = mask > 0
             new, old, adv = (torch.where(keep, x, 0.0) for x in (new, old, adv))
             if entropy is not None:
-                entropy = torch.where(keep, entropy.to(new.dtype), 0.0)
-        if bool(mask.any()):
-            sums, counts = clip_statistics(
-                new.contiguous(),
-                old.contiguous(),
-                adv.contiguous(),
-                mask.contiguous(),
-                None if entropy is None else entropy.contiguous(),
-                self.epsilon_low,
-                self.epsilon_high,
-            )
-        else:
-            # Nothing to count here; still add, so every process reduces the same number of parts.
-            sums, counts = _empty_stats(new.device)
-        self._ppobr_log_stats.add((sums, counts))
-        self._ppobr_kl += torch.stack([sums[_KL_K3], counts[_KL_K3]]).to("cpu", torch.float64)
-        metrics = self._metrics["train"]
-        metrics["ppobr/loss_eps_low"].append(self.epsilon_low)
-        metrics["ppobr/loss_eps_high"].append(self.epsilon_high)
-        self.ppobr_seconds += time.perf_counter() - start
-        self.ppobr_cpu_seconds += time.process_time() - cpu_start
+                entropy = torch.where(keep, entropy, 0.0)
+        if not bool(mask.any()):
+            # Nothing to count; still add, so every process reduces the same number of parts.
+            return _empty_stats(new.device)
+        return clip_statistics(
+            new.contiguous(),
+            old.contiguous(),
+            adv.contiguous(),
+            mask.contiguous(),
+            None if entropy is None else entropy.contiguous(),
+            eps_low,
+            eps_high,
+        )
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if self.model.training:
             metrics = self._metrics["train"]
+            self._ppobr_flush_clip_stats()
             if len(self._ppobr_log_stats):
                 for name, value in self._ppobr_log_stats.compute().items():
                     metrics[f"ppobr/{name}"].append(value)
@@ -266,6 +302,7 @@ class PPOBRMixin:
     # --- checkpoints -----------------------------------------------------------------------------
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
+        self._ppobr_flush_clip_stats()
         pending = self._ppobr_pending_kl()  # a collective: every process takes part
         if self.args.should_save:
             folder = os.path.join(
