@@ -33,14 +33,8 @@ def _train(job: dict, progress: Optional[Callable[[int], None]]) -> dict:
         seed=job["seed"],
         total_timesteps=job["steps"],
     )
-    name = job.get("trainer", "torch")
-    train = trainers.run_function(name)
-    if name == "torch":
-        result = train(cfg, progress=progress)
-    else:  # a trainer without progress reports: the whole run at its end
-        result = train(cfg)
-        if progress is not None:
-            progress(int(result.get("total_steps", job["steps"])))
+    train = trainers.run_function(job.get("trainer", "torch"))
+    result = train(cfg, progress=progress)
     result["host"] = platform.node()
     return result
 

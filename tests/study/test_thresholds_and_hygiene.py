@@ -190,3 +190,28 @@ def test_trainer_registry_and_run_folders_of_one_trainer(tmp_path):
     _write_runs(tmp_path, "CartPole-v1", 1024, 1024, lambda i: 0.1, controllers=("ppo",), seeds=1)
     with pytest.raises(SystemExit, match="holds a run of the torch trainer"):
         compare.compare(["CartPole-v1"], ["ppo"], [0], "1024", trainer="jax", out=str(tmp_path))
+
+
+def test_sb3_trainer_through_compare(tmp_path):
+    """--trainer sb3 runs ppobr_study.sb3_trainer.train per run; the table says the steps
+    SB3 made (its rollout of 2048 steps is larger than the 1024 requested)."""
+    out = tmp_path / "sb3"
+    result = compare.compare(
+        ["CartPole-v1"],
+        ["ppo", "ppobr"],
+        [0],
+        "1024",
+        trainer="sb3",
+        workers=1,
+        out=str(out),
+        plots=False,
+        progress=False,
+    )
+    assert result["failures"] == [] and result["trainer"] == "sb3"
+    (group,) = result["groups"]
+    assert group["steps_per_run"] == 2048 and group["trainer"] == "sb3"
+    assert "2,048 steps per run (1,024 requested)" in format_table(group)
+    meta = json.loads(
+        (runfolder.run_dir(out, "CartPole-v1", 1024, "ppobr", 0) / "run.json").read_text()
+    )
+    assert meta["trainer"] == "sb3" and meta["controller"]["name"] == "ppobr"
