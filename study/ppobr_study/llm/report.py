@@ -97,17 +97,18 @@ def tables(runs: dict) -> str:
                 f"{_fmt(s['final_return_iqm'])} {_ci(s['final_return_iqm_ci'])} | "
                 f"{_fmt(s['across_seed_std'])} | {_fmt(s['late_std_mean'])} | "
                 f"{_fmt(np.mean([m['final_entropy'] for m in ms]))} | {_fmt(collapse)} | "
-                f"{_fmt(np.mean([m['eps_mean'] for m in ms]))} | "
+                f"{_fmt(np.mean([m['eps_mean'] for m in ms]), 4)} | "
                 f"{_fmt(100 * np.mean([m['own_fraction'] for m in ms]), 2)}% |"
             )
         lines += [
             "",
-            f"Against {BASELINE} (ratios baseline / rule for variance: > 1 means the rule varies "
-            "less; p: two-sided Mann–Whitney U, Brown–Forsythe for the across-seed variance):",
+            f"Against {BASELINE} (steps median ratio rule / baseline: < 1 means fewer steps; "
+            "variance ratios baseline / rule: > 1 means the rule varies less; p: two-sided "
+            "Mann–Whitney U, Brown–Forsythe for the across-seed variance):",
             "",
             "| rule | steps median ratio | steps p | final reward p | across-seed variance ratio "
-            "[95% CI] | BF p | within-run variance ratio [95% CI] | end-to-end step time "
-            "(wall) |",
+            "[95% CI] | BF p | within-run variance ratio [95% CI] | mean step time vs "
+            "constant (wall, shared machine) |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for rule in RULES:
