@@ -1,7 +1,7 @@
 """Test set-up for ppobr_study (`ppobr compare`).
 
 The tests need the ``compare`` extra (gymnasium, scipy, matplotlib, tqdm, torch): without it
-they are skipped. When the package is not installed, the in-tree ppobr_study (study/) and
+they fail at collection, naming what is missing (CI installs everything; nothing skips). When the package is not installed, the in-tree ppobr_study (study/) and
 ppobr_torch (adapters/) are made importable without shadowing the installed ppobr_core
 (python/ppobr_core has no compiled module): symlinks in a temporary directory, which also goes
 on PYTHONPATH for the subprocesses (the `ppobr` command, worker processes, Ray workers).
@@ -14,12 +14,15 @@ import tempfile
 
 import pytest
 
-for mod in ("gymnasium", "scipy", "matplotlib", "tqdm", "torch"):
-    if importlib.util.find_spec(mod) is None:
-        pytest.skip(
-            f"ppobr_study tests need {mod} (pip install 'ppobr-core[compare]')",
-            allow_module_level=True,
-        )
+_MISSING = [
+    m
+    for m in ("gymnasium", "scipy", "matplotlib", "tqdm", "torch")
+    if importlib.util.find_spec(m) is None
+]
+if _MISSING:
+    raise ImportError(
+        f"ppobr_study tests need {', '.join(_MISSING)} (pip install 'ppobr-core[compare]')"
+    )
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 _SHIM = None
