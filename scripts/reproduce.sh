@@ -28,7 +28,7 @@ ppobr compare --env HalfCheetah-v5,Walker2d-v5,Humanoid-v5 --controllers ppo,ppo
 ppobr report docs/results "$out" --update docs/RESULTS.md
 ppobr reruns docs/results "$out"   # runs recorded twice must agree to the last bit
 # The 128-seed study of docs/RESULTS_JAX.md on the jax trainer (JAX128=1 to run it; needs the
-# jaxstudy extra; on a 2-core CPU about 15 CPU-minutes per gymnax task at idle, resumable).
+# jaxstudy extra; on a 2-core CPU 20-30 CPU-minutes per gymnax task (measured: docs/RESULTS_JAX.md), resumable).
 if [ "${JAX128:-0}" = 1 ]; then
   ppobr compare --env CartPole-v1,Acrobot-v1,MountainCar-v0 --engine jax \
     --controllers ppo,ppobr,ppo-wide --seeds 128 --workers "$workers" --no-progress --out runs/jax128
