@@ -71,3 +71,19 @@ def test_kl_adaptive_reads_the_previous_batch_kl(tmp_path):
     # KL far above the target shrinks ε by the controller's rate once per batch
     assert history[1]["eps_low"] == pytest.approx(0.2 / 1.5)
     assert history[2]["eps_low"] < history[1]["eps_low"]
+
+
+def test_on_policy_run_still_measures_the_batch_entropy(tmp_path):
+    """Where TRL keeps no π_old the trainer warns, and computes the entropy in its own pass."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer = build(
+            grpo_config(str(tmp_path), num_iterations=1, steps_per_generation=1, max_steps=2),
+            controller=ppobr_core.PPOBRController(eps0=0.2, window=4),
+        )
+    train_logs(trainer)
+    assert len(trainer.ppobr_history) == 2
+    for h in trainer.ppobr_history:
+        assert 0.0 < h["entropy"] <= math.log(41) + 1e-6  # at most log V
