@@ -159,11 +159,12 @@ def plots(runs: dict, folder: str) -> list:
         fig, axes = plt.subplots(1, 3, figsize=(15, 4))
         for rule, rs in by_rule.items():
             n = min(len(r["batches"]) for r in rs)
-            step = rs[0]["batch_step"][:n]
             for ax, key in zip(axes, ("reward_mean", "entropy", "eps_low")):
+                step = np.asarray(rs[0]["batch_step"][:n])
                 y = np.array([[b[key] for b in r["batches"][:n]] for r in rs])
-                if key == "reward_mean":
-                    y = np.array([np.convolve(v, np.ones(5) / 5, mode="same") for v in y])
+                if key == "reward_mean":  # a centred 5-batch mean, only where the window is full
+                    y = np.array([np.convolve(v, np.ones(5) / 5, mode="valid") for v in y])
+                    step = step[2:-2]
                 mean = y.mean(0)
                 sem = y.std(0, ddof=1) / math.sqrt(len(rs)) if len(rs) > 1 else 0 * mean
                 ax.plot(step, mean, label=f"{rule} (n={len(rs)})")
