@@ -29,7 +29,7 @@ bool known_argument(const std::string& a) {
       "logp_new",     "logp_old",       "advantages", "entropy",     "mask",      "segment_ids",
       "num_segments", "segment_stride", "eps_low",    "eps_high",    "dual_clip", "aggregation",
       "num_threads",  "dtype",          "inputs",     "options",     "grad",      "logits",
-      "actions",      "action_stride",  "log_std",    "entropy_out", "logp_out"};
+      "actions",      "action_stride",  "log_std",    "entropy_out", "logp_out",  "batch_ndim"};
   return kArgs.count(a) > 0;
 }
 
