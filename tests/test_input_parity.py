@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 import pytest
+from batches import PAIRWISE_SUM_ENTROPIES
 from reference import RefPPOBR
 
 import ppobr_core as pc
@@ -455,30 +456,7 @@ CONTROLLER_ROWS = [
             "ctl": Ctl(
                 "ppobr",
                 kwargs=dict(entropy_ref=1.5),
-                entropy=np.array(
-                    [
-                        0.165626,
-                        0.369694,
-                        1.131721,
-                        0.835919,
-                        0.177074,
-                        0.634721,
-                        0.696719,
-                        0.265648,
-                        1.041679,
-                        0.203457,
-                        0.578158,
-                        0.747599,
-                        0.631348,
-                        0.842178,
-                        1.046081,
-                        1.340961,
-                        0.433672,
-                        0.925539,
-                        0.989892,
-                        0.445173,
-                    ]
-                ),
+                entropy=np.array(PAIRWISE_SUM_ENTROPIES),
             )
         },
         ACCEPT,

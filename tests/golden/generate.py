@@ -28,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
+from batches import PAIRWISE_SUM_ENTROPIES  # noqa: E402
 from golden_io import CONTROLLERS_FILE, SURROGATE_FILE, hexf  # noqa: E402
 from reference import (  # noqa: E402
     STAT_NAMES,
@@ -464,28 +465,7 @@ def controller_cases() -> List[dict]:
     cases.append(("ppobr_per_step_entropies", "ppobr", {"window": 3, "entropy_ref": 1.5}, steps))
     # ... and 20 per-step entropies whose pairwise float64 sum (NumPy's) differs from the sum left
     # to right: the bindings must all take NumPy's
-    xs = [
-        0.165626,
-        0.369694,
-        1.131721,
-        0.835919,
-        0.177074,
-        0.634721,
-        0.696719,
-        0.265648,
-        1.041679,
-        0.203457,
-        0.578158,
-        0.747599,
-        0.631348,
-        0.842178,
-        1.046081,
-        1.340961,
-        0.433672,
-        0.925539,
-        0.989892,
-        0.445173,
-    ]
+    xs = list(PAIRWISE_SUM_ENTROPIES)
     left_to_right = 0.0
     for x in xs:
         left_to_right += x
