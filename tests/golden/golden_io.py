@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -287,3 +287,14 @@ def controller_mismatches(
         ):
             bad.append(f"{k} {got_diag[k]!r} != {want[k]!r}")
     return bad
+
+
+def build_controller(case: dict, factories: Dict[str, Callable]):
+    """The controller of a golden case, built by the binding's factory for its kind
+    (factories: 'ppobr', 'constant', 'linear_decay', 'kl_adaptive' -> constructor). Linear
+    decay takes eps_start and eps_end by position in every binding."""
+    cfg = dict(case["config"])
+    make = factories[case["controller"]]
+    if case["controller"] == "linear_decay":
+        return make(cfg.pop("eps_start"), cfg.pop("eps_end"), **cfg)
+    return make(**cfg)

@@ -4,6 +4,7 @@ tolerances.txt, the controllers bit for bit."""
 import numpy as np
 import pytest
 from golden_io import (
+    build_controller,
     controller_inputs,
     controller_mismatches,
     load_controller_cases,
@@ -32,16 +33,16 @@ def test_clipped_surrogate(case):
     )
 
 
+FACTORIES = {
+    "ppobr": pc.PPOBRController,
+    "constant": pc.ConstantController,
+    "linear_decay": pc.LinearDecayController,
+    "kl_adaptive": pc.KLAdaptiveController,
+}
+
+
 def make_controller(case):
-    cfg = dict(case["config"])
-    kind = case["controller"]
-    if kind == "ppobr":
-        return pc.PPOBRController(**cfg)
-    if kind == "constant":
-        return pc.ConstantController(**cfg)
-    if kind == "linear_decay":
-        return pc.LinearDecayController(cfg.pop("eps_start"), cfg.pop("eps_end"), **cfg)
-    return pc.KLAdaptiveController(**cfg)
+    return build_controller(case, FACTORIES)
 
 
 @pytest.mark.parametrize("case", CONTROLLERS, ids=[c["name"] for c in CONTROLLERS])

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import x32, x64
 from golden_io import (
+    build_controller,
     controller_inputs,
     controller_mismatches,
     load_controller_cases,
@@ -66,16 +67,16 @@ def test_clipped_surrogate(case, impl):
         )
 
 
+FACTORIES = {
+    "ppobr": pj.ppobr,
+    "constant": pj.constant,
+    "linear_decay": pj.linear_decay,
+    "kl_adaptive": pj.kl_adaptive,
+}
+
+
 def make_controller(case):
-    cfg = dict(case["config"])
-    kind = case["controller"]
-    if kind == "ppobr":
-        return pj.ppobr(**cfg)
-    if kind == "constant":
-        return pj.constant(**cfg)
-    if kind == "linear_decay":
-        return pj.linear_decay(cfg.pop("eps_start"), cfg.pop("eps_end"), **cfg)
-    return pj.kl_adaptive(**cfg)
+    return build_controller(case, FACTORIES)
 
 
 @pytest.mark.parametrize("case", CONTROLLERS, ids=[c["name"] for c in CONTROLLERS])

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from golden_io import (
+    build_controller,
     controller_inputs,
     controller_mismatches,
     load_controller_cases,
@@ -55,16 +56,16 @@ def test_clipped_surrogate_loss(case, device, backend):
     )
 
 
+FACTORIES = {
+    "ppobr": ppobr_core.PPOBRController,
+    "constant": ppobr_core.ConstantController,
+    "linear_decay": ppobr_core.LinearDecayController,
+    "kl_adaptive": ppobr_core.KLAdaptiveController,
+}
+
+
 def make_controller(case):
-    cfg = dict(case["config"])
-    kind = case["controller"]
-    if kind == "ppobr":
-        return ppobr_core.PPOBRController(**cfg)
-    if kind == "constant":
-        return ppobr_core.ConstantController(**cfg)
-    if kind == "linear_decay":
-        return ppobr_core.LinearDecayController(cfg.pop("eps_start"), cfg.pop("eps_end"), **cfg)
-    return ppobr_core.KLAdaptiveController(**cfg)
+    return build_controller(case, FACTORIES)
 
 
 @pytest.mark.parametrize("case", CONTROLLERS, ids=[c["name"] for c in CONTROLLERS])
