@@ -6,28 +6,31 @@ its own process (``python -m ppobr_study.jax.engine ...``), which compiles the t
 once (all controllers × up to SEED_BATCH seeds) and writes every run into the run folder as
 soon as its chunk returns (``study.run_task``), so a stopped comparison resumes where it was.
 
-XLA's CPU runtime and the hang on 2 cores. With jaxlib 0.10.2 on a 2-core VM, a compiled
-program's execution can never return: measured here, the program of CartPole, 2 controllers ×
-2 seeds × 4,096 steps, compiled in 36–50 s and then hung in 4 of 4 tries (3 minutes each), with
-``--xla_cpu_multi_thread_eigen=false`` and also with ``jax_cpu_enable_async_dispatch`` off.
-gdb on the hung process: the main thread waits in ``jax::BlockUntilReadyWithCancel`` for the
-result's future, and every XLA thread (the ``tf_foreach`` and ``tf_XLAEigen`` pools, the
-client's Eigen pool) is parked in ``Eigen::ThreadPoolTempl::WaitForWork``: a completion that
-is never signalled, i.e. work lost between XLA's thread pools (not a busy loop, not Python).
-The same program in a process whose CPU affinity is one core returned in 0.5 s (1 of 1; the
-tests have pinned their JAX children to one core since jaxlib 0.10.2 without a hang). The root
-cause inside XLA was not found. It is contained here without pinning the user's process:
+The hang on 2 cores, its cause and its fix. With jaxlib 0.10.2 on a 2-core VM, a compiled
+program's execution could never return (CartPole, 2 controllers × 2 seeds: 11 of 11 unpinned
+tries hung; every XLA thread idle, the caller in ``jax::BlockUntilReadyWithCancel``). The
+cause, found with gdb on a hung Brax hopper program: both threads of XLA's intra-op pool
+(``tf_XLAEigen``) sat in ``lapack_sgeqrf_ffi`` → ``jax::ParallelBatchMap`` →
+``BlockingCounter::Wait``. The orthogonal initialisation's batched QR (one network per seed,
+under vmap) is LAPACK through a custom call that splits its batch onto the same pool and
+blocks its pool thread until the pieces finish; with as many such QRs in flight as the pool
+has threads, no thread is left to run the pieces: a thread-pool starvation deadlock, more
+likely the fewer cores there are. The trainer now computes the orthogonal init with a
+Householder QR in jnp (``orthogonal.py``): its programs contain no custom call (tested), and the
+program that hung 11 of 11 times returned 5 of 5 times unpinned with XLA's default flags.
+
+What stays, as defence in depth and for speed:
 
 - every shard process runs with ``--xla_cpu_multi_thread_eigen=false`` (XLA_FLAGS) and with
   its CPU affinity set to one core, a different core per shard (round robin over the cores
-  this process may use), so a comparison with N workers uses N cores;
-- a watchdog: a hung program is idle (no thread runs), so a shard process whose CPU time has
-  not advanced by IDLE_CPU_SECONDS within IDLE_WINDOW seconds is killed and started again
-  (where /proc is missing: one whose next chunk has not returned within ``chunk_limit``
-  seconds). A shard merely slowed by a busy machine keeps using CPU and is left alone. Its
-  finished chunks are on disk and skipped, so only the hung chunk is recomputed (the runs
-  depend on their seed alone: the rerun gives the same numbers). After MAX_RESTARTS the
-  shard's runs fail.
+  this process may use), so a comparison with N workers uses N cores, one program each;
+- a watchdog (``supervise``): a hung program is idle (no thread runs), so a shard process whose
+  CPU time has not advanced by IDLE_CPU_SECONDS within IDLE_WINDOW seconds is killed and
+  started again (where /proc is missing: one whose next chunk has not returned within
+  ``chunk_limit`` seconds). A shard merely slowed by a busy machine keeps using CPU and is
+  left alone. Its finished chunks are on disk and skipped, so only the hung chunk is
+  recomputed (the runs depend on their seed alone: the rerun gives the same numbers). After
+  MAX_RESTARTS the shard's runs fail.
 """
 
 from __future__ import annotations
@@ -185,6 +188,46 @@ class _Shard:
         self.reader.join(timeout=5)
 
 
+def supervise(
+    running: List[_Shard],
+    on_failure: Callable[[_Shard, str], None],
+    log: Callable[[str], None],
+    label: str,
+) -> int:
+    """Waits until every shard in ``running`` has ended. A shard that hangs (``overdue``) is
+    killed and started again, at most MAX_RESTARTS times; one that exits with an error, or
+    still hangs after that, is reported to ``on_failure(shard, its last output lines)``.
+    Returns the number of restarts."""
+    restarts = 0
+    running = list(running)
+    while running:
+        time.sleep(0.5)
+        for sh in list(running):
+            code = sh.proc.poll()
+            if code is None and not sh.overdue():
+                continue
+            if code == 0:
+                sh.reader.join(timeout=5)
+                running.remove(sh)
+                continue
+            if code is None:
+                log(
+                    f"[{label}] a shard used no CPU for {IDLE_WINDOW:.0f} s: killed and "
+                    f"restarted (see ppobr_study/jax/engine.py)"
+                )
+                sh.kill()
+                if sh.restarts < MAX_RESTARTS:
+                    sh.restarts += 1
+                    restarts += 1
+                    sh.start()
+                    continue
+            else:
+                sh.reader.join(timeout=5)
+            running.remove(sh)
+            on_failure(sh, "\n".join(sh.tail) or f"exit status {code}")
+    return restarts
+
+
 def run_jobs(
     jobs: List[dict],
     workers: int,
@@ -213,36 +256,14 @@ def run_jobs(
             cmd = _command(task, controllers, shard, t["steps"], out, brax_backend, compact)
             core = cores[k % len(cores)] if cores else None
             running.append(_Shard(cmd, per_chunk, t["steps"], bar, log, core))
-        restarts[task] = 0
-        while running:
-            time.sleep(0.5)
-            for sh in list(running):
-                code = sh.proc.poll()
-                if code is None and not sh.overdue():
-                    continue
-                if code == 0:
-                    sh.reader.join(timeout=5)
-                    running.remove(sh)
-                    continue
-                if code is None:
-                    log(
-                        f"[{task}] a shard used no CPU for {IDLE_WINDOW:.0f} s: killed and "
-                        f"restarted (the XLA CPU hang, see ppobr_study/jax/engine.py)"
-                    )
-                    sh.kill()
-                else:
-                    sh.reader.join(timeout=5)
-                if sh.restarts < MAX_RESTARTS and code is None:
-                    sh.restarts += 1
-                    restarts[task] += 1
-                    sh.start()
-                    continue
-                running.remove(sh)
-                why = "\n".join(sh.tail) or f"exit status {code}"
-                seeds = set(int(s) for s in sh.cmd[sh.cmd.index("--seeds") + 1].split(","))
-                for job in t["jobs"]:
-                    if job["seed"] in seeds and on_error is not None:
-                        on_error(job, why)
+
+        def shard_failed(sh: "_Shard", why: str, task_jobs=t["jobs"]) -> None:
+            seeds = set(int(s) for s in sh.cmd[sh.cmd.index("--seeds") + 1].split(","))
+            for job in task_jobs:
+                if job["seed"] in seeds and on_error is not None:
+                    on_error(job, why)
+
+        restarts[task] = supervise(running, shard_failed, log, task)
     return restarts
 
 

@@ -42,18 +42,20 @@ from ppobr_study.cleanrl_defaults import SHARED
 from ppobr_study.jax.config import PPOParams
 from ppobr_study.jax.controllers import ControllerSet, Signals
 from ppobr_study.jax.envs import Env
+from ppobr_study.jax.orthogonal import orthogonal
 
 LOG_2PI = math.log(2.0 * math.pi)
 
 
 # ---------------------------------------------------------------------------------------------
 # The agent: 2 × hidden tanh MLPs for the policy and the value, orthogonal init (CleanRL's
-# layer_init: √2 for hidden layers, 0.01 for the policy head, 1 for the value head).
+# layer_init: √2 for hidden layers, 0.01 for the policy head, 1 for the value head), computed
+# without LAPACK: a batched LAPACK QR can deadlock XLA's CPU thread pool (orthogonal.py).
 
 
 def _dense(key, n_in, n_out, scale):
     return {
-        "w": jax.nn.initializers.orthogonal(scale)(key, (n_in, n_out), jnp.float32),
+        "w": orthogonal(key, (n_in, n_out), scale, jnp.float32),
         "b": jnp.zeros((n_out,), jnp.float32),
     }
 
