@@ -17,8 +17,10 @@ python -m pip install "trl>=1.16"
 # The JAX study's CPU config (tests/jax_study): gymnax and optax. gymnax 1.0.1 needs jax < 0.12
 # and gymnasium < 1.4, so pip may downgrade those two here, before the package is built; it
 # imports six without declaring it. brax: the study's Brax path (a small hopper test);
-# ray: `ppobr compare --ray` against a local Ray instance.
-python -m pip install "gymnax>=1.0.1" six "optax>=0.2" "jax<0.12" "gymnasium[classic-control]>=1.1,<1.4" \
+# ray: `ppobr compare --ray` against a local Ray instance. gymnasium's mujoco extra (mujoco,
+# imageio): `ppobr compare` on a MuJoCo task no document names (tests/study).
+python -m pip install "gymnax>=1.0.1" six "optax>=0.2" "jax<0.12" \
+  "gymnasium[classic-control,mujoco]>=1.1,<1.4" \
   brax ray
 # The formatter and linter CI checks with (scripts/lint.sh), pinned so every machine agrees.
 python -m pip install ruff==0.17.6 clang-format==23.1.5
