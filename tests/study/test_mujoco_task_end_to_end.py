@@ -16,7 +16,13 @@ def test_unlisted_mujoco_task_writes_table_summary_and_plots(tmp_path):
     compare.check_env(ENV)
     out = tmp_path / "runs"
     result = compare.compare(
-        [ENV], ["ppo", "ppobr"], [0, 1], "4096", workers=2, out=str(out), plots=True,
+        [ENV],
+        ["ppo", "ppobr"],
+        [0, 1],
+        "4096",
+        workers=2,
+        out=str(out),
+        plots=True,
         progress=False,
     )
     assert result["failures"] == []
