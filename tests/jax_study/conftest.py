@@ -39,11 +39,11 @@ def run_pinned(code: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
     study's XLA flags and this process's packages on its path, pinned to one CPU, with a timeout,
     in ``cwd`` (default: a folder outside the repository).
 
-    One CPU: with jaxlib 0.10.2 on this 2-core machine, executing these programs with XLA's
-    thread pool over two cores sometimes never returned (every thread idle, the caller waiting
-    on the result); pinned to one core it did not happen. See study/README.md. The child pins itself
-    before it imports jax (a preexec_fn would run Python between fork and exec of this
-    multithreaded process, which can deadlock)."""
+    One CPU: these tests share a 2-core CI machine with other processes, and one XLA thread on
+    one core is the engine's own layout (``ppobr_study.jax.engine``). (The XLA hang that first
+    made the tests pin themselves is fixed; test_no_lapack_hang.py runs a program unpinned.)
+    The child pins itself before it imports jax (a preexec_fn would run Python between fork
+    and exec of this multithreaded process, which can deadlock)."""
     env = dict(os.environ, XLA_FLAGS=STUDY_XLA_FLAGS, PYTHONPATH=_child_pythonpath())
     one_cpu = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     pin = f"import os\nif {one_cpu!r} is not None: os.sched_setaffinity(0, {{{one_cpu!r}}})\n"
