@@ -95,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"{DEFAULT_TRAINER} for the embedded default",
     )
     c.add_argument(
+        "--hyperparams",
+        default=None,
+        metavar="FILE",
+        help="the sb3 trainer's hyper-parameters: an rl-baselines3-zoo style YAML file "
+        "(top-level keys are env ids: each task takes its section; a file without them holds "
+        "every task's), or JSON/TOML of the same shape. Its n_timesteps is the budget unless "
+        "--steps is given; clip_range is refused (the controller sets it)",
+    )
+    c.add_argument(
         "--brax-backend",
         default="spring",
         help="the jax trainer's Brax physics backend (generalized, positional, spring, mjx)",
@@ -281,6 +290,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         progress=not args.no_progress,
         compact=args.compact,
         summarize_only=args.summarize_only,
+        hyperparams=args.hyperparams,
         command=command,
     )
     return 1 if result["failures"] else 0

@@ -182,13 +182,16 @@ def compare(
     compact: bool = False,
     summarize_only: bool = False,
     brax_backend: str = "spring",
+    hyperparams: Optional[str] = None,
     command: str = "",
     stream=None,
 ) -> dict:
     """Runs the missing runs, then summarises every group. Returns the comparison dict.
     ``trainer``: a name of ``ppobr_study.trainers`` (torch, jax, sb3). ``compact``: write each
     run compactly (runfolder.py), for a run folder kept in git. ``summarize_only``: run
-    nothing; the statistics of the runs finished so far."""
+    nothing; the statistics of the runs finished so far. ``hyperparams``: a hyper-parameter
+    file for the sb3 trainer (``ppobr_study.hyperparams``): each task's section goes into its
+    runs (and their run.json), and its ``n_timesteps`` is the budget where ``steps`` is None."""
     from tqdm import tqdm
 
     from ppobr_study import presets, runfolder, runner, trainers
@@ -204,12 +207,29 @@ def compare(
             )
     if len(set(controllers)) != len(controllers):
         raise SystemExit("--controllers: a controller is named twice")
+    if hyperparams is not None and trainer != "sb3":
+        raise SystemExit(
+            f"--hyperparams: only the sb3 trainer reads a hyper-parameter file, not {trainer} "
+            "(pass --trainer sb3)"
+        )
     if trainer == "jax" and ray_address:
         raise SystemExit("--ray: the jax trainer runs on this machine's worker processes")
     for env in envs:  # every task checked before any run starts
         check_env(env, trainer)
     out_path = Path(out)
     budgets = {env: steps_for(env, steps, trainer) for env in envs}
+    hp_by_env: dict = {}
+    if hyperparams is not None:
+        for env in envs:
+            hp_by_env[env], file_budget = load_hyperparameters(hyperparams, env)
+            if file_budget is not None and steps is None:
+                budgets[env] = file_budget
+            elif file_budget is not None:
+                print(
+                    f"--hyperparams: n_timesteps {file_budget:,} of {hyperparams} for {env} "
+                    f"ignored: --steps sets the budget ({budgets[env]:,})",
+                    file=stream,
+                )
     thresholds = {env: threshold_for(env, threshold, trainer) for env in envs}
     # the name of each task's group in the run folder (the jax trainer's Brax tasks name their
     # physics backend: brax-spring-hopper)
@@ -232,9 +252,13 @@ def compare(
                     "steps": budgets[env],
                     "trainer": trainer,
                 }
+                if trainer == "sb3":
+                    job["hyperparameters"] = hp_by_env.get(env, {})
                 d = runfolder.run_dir(out_path, group_env[env], budgets[env], c, seed)
                 if runfolder.is_finished(d):
                     _check_same_trainer(d, trainer)
+                    if trainer == "sb3":
+                        _check_same_hyperparameters(d, hp_by_env.get(env, {}))
                     finished += 1
                 else:
                     jobs.append(job)
@@ -252,6 +276,9 @@ def compare(
         if jobs:
             where = f" on Ray ({ray_address})" if ray_address else f" with {workers} worker(s)"
         print(f"{header} skipped, {len(jobs)} to run{where}", file=stream, flush=True)
+    for env, hp in hp_by_env.items():
+        listed = ", ".join(f"{k}={v}" for k, v in hp.items()) or "SB3's defaults"
+        print(f"hyper-parameters of {env} ({hyperparams}): {listed}", file=stream, flush=True)
 
     failures: List[str] = []
     cpu = [0.0]
@@ -275,6 +302,7 @@ def compare(
             "steps": job["steps"],
             "trainer": trainer,
             "versions": run_versions(),
+            **({"hyperparams_file": str(hyperparams)} if hyperparams is not None else {}),
         }
         run_dir = runfolder.run_dir(
             out_path, job["env"], job["steps"], job["controller"], job["seed"]
@@ -321,7 +349,10 @@ def compare(
             threshold_source=thresholds[env][1],
             plots=plots,
             command=command,
-            extra={"trainer": trainer},
+            extra={
+                "trainer": trainer,
+                **({"hyperparameters": hp_by_env[env]} if env in hp_by_env else {}),
+            },
         )
         for env in envs
     ]
@@ -347,6 +378,8 @@ def compare(
         "runs_executed": len(jobs) - len(failures),
         "runs_skipped": finished,
         "failures": failures,
+        "hyperparams": None if hyperparams is None else str(hyperparams),
+        "hyperparameters": hp_by_env,
         "groups": groups,
     }
     runfolder.atomic_write_json(out_path / "comparison.json", comparison)
@@ -368,4 +401,50 @@ def _check_same_trainer(run_dir: Path, trainer: str) -> None:
         raise SystemExit(
             f"--out: {run_dir} holds a run of the {other} trainer, not of {trainer}; "
             f"a run folder holds one trainer's runs: pass another --out"
+        )
+
+
+def load_hyperparameters(path: str, env_id: str) -> Tuple[dict, Optional[int]]:
+    """(hyper-parameters, n_timesteps or None) of ``env_id`` in the file at ``path``
+    (``ppobr_study.hyperparams.load``), and SB3's PPO built with them once, so that a file
+    SB3 refuses fails in one line before any run starts."""
+    import ppobr_core
+    from ppobr_study import hyperparams, sb3_trainer
+
+    try:
+        hp, budget = hyperparams.load(path, env_id)
+    except ppobr_core.InvalidArgumentError as e:
+        raise SystemExit("--hyperparams: " + str(e).split(": ", 1)[-1]) from None
+    try:
+        model = sb3_trainer.make_model(sb3_trainer.SB3Config(env_id=env_id, hyperparameters=hp))
+    except Exception as e:
+        raise SystemExit(
+            f"--hyperparams: {path}: SB3's PPO refuses the hyper-parameters for {env_id}: "
+            f"{_first_line(e)}"
+        ) from None
+    model.env.close()
+    return hp, budget
+
+
+def recorded_hyperparameters(meta: dict) -> dict:
+    """The hyper-parameters a sb3 run was made with, from its run.json (SB3's defaults: {})."""
+    return dict((meta.get("config") or {}).get("hyperparameters") or {})
+
+
+def _check_same_hyperparameters(run_dir: Path, hp: dict) -> None:
+    """A run folder holds runs made with one set of hyper-parameters per task: a finished
+    run made with others is not the run asked for, so the comparison stops instead of
+    mixing them."""
+    import json
+
+    from ppobr_study import runfolder
+
+    meta = json.loads((Path(run_dir) / runfolder.RUN_FILE).read_text())
+    there = recorded_hyperparameters(meta)
+    if there != hp:
+        keys = sorted(k for k in set(there) | set(hp) if there.get(k) != hp.get(k))
+        raise SystemExit(
+            f"--out: {run_dir} holds a run made with other hyper-parameters (differing: "
+            f"{', '.join(keys)}); a run folder holds runs of one set of hyper-parameters per "
+            "task: pass another --out"
         )

@@ -5,7 +5,8 @@ the caller gets every result (or traceback) as soon as its job finishes, so it c
 at once and a stopped sweep loses only the runs in flight.
 
 A job is a dict ``{"env", "controller", "seed", "steps"}`` and optionally ``"trainer"`` (default
-torch). ``on_result(job, result)`` and
+torch) and, for the sb3 trainer, ``"hyperparameters"`` (a section of a hyper-parameter file,
+``ppobr_study.hyperparams``). ``on_result(job, result)`` and
 ``on_error(job, traceback_text)`` are called in this process; ``bar`` is a tqdm-like progress
 bar that receives environment steps (``bar.update(n)``).
 """
@@ -27,13 +28,25 @@ def _train(job: dict, progress: Optional[Callable[[int], None]]) -> dict:
     from ppobr_study import trainers
     from ppobr_study.train import Config
 
-    cfg = Config(
-        env_id=job["env"],
-        controller=job["controller"],
-        seed=job["seed"],
-        total_timesteps=job["steps"],
-    )
-    train = trainers.run_function(job.get("trainer", "torch"))
+    trainer = job.get("trainer", "torch")
+    if trainer == "sb3":  # the one trainer whose config carries hyper-parameters
+        from ppobr_study.sb3_trainer import SB3Config
+
+        cfg = SB3Config(
+            env_id=job["env"],
+            controller=job["controller"],
+            seed=job["seed"],
+            total_timesteps=job["steps"],
+            hyperparameters=dict(job.get("hyperparameters") or {}),
+        )
+    else:
+        cfg = Config(
+            env_id=job["env"],
+            controller=job["controller"],
+            seed=job["seed"],
+            total_timesteps=job["steps"],
+        )
+    train = trainers.run_function(trainer)
     result = train(cfg, progress=progress)
     result["host"] = platform.node()
     return result

@@ -12,10 +12,12 @@ controller's ε reaches SB3's ``train()`` through ``ppobr_sb3.PPOBRCallback``:
 
 SB3's PPO defaults (``stable_baselines3.PPO``): 1 env × 2048 steps, batch 64, 10 epochs, lr 3e-4,
 γ 0.99, GAE λ 0.95, entropy coefficient 0, value coefficient 0.5, gradient norm 0.5, no value
-clipping, 2×64 tanh MLPs. ``hyperparameters`` (a dict, e.g. read from an rl-zoo style file)
-holds any keyword of ``PPO(...)`` plus ``n_envs`` (environments, default 1), ``policy`` (default
-``"MlpPolicy"``) and ``normalize`` (``True`` or ``VecNormalize`` keywords). ``clip_range`` is
-refused there: the preset sets ε.
+clipping, 2×64 tanh MLPs. ``hyperparameters`` (a dict: a section of an rl-baselines3-zoo style
+file as ``ppobr_study.hyperparams.load`` returns it, or built in code) holds keywords of
+``PPO(...)`` plus ``n_envs`` (environments, default 1), ``policy`` (default ``"MlpPolicy"``) and
+``normalize`` (``True`` or ``VecNormalize`` keywords); the zoo's ``lin_<x>`` schedules and
+``policy_kwargs`` strings are resolved here (``ppobr_study.hyperparams.resolve``). ``clip_range``
+is refused there: the preset sets ε.
 
 What SB3 does not log, the trainer measures without changing SB3's ``train()``: it observes
 each minibatch (the buffer's samples and the policy's new log-probs and entropies, detached) and
@@ -45,9 +47,8 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
 
 import ppobr_core
+from ppobr_study import hyperparams as hyperparameter_files
 from ppobr_study.presets import TaskInfo, make_controller
-
-TRAINER_KEYS = ("n_envs", "policy", "normalize")  # hyper-parameters that are not PPO keywords
 
 
 @dataclass
@@ -90,23 +91,32 @@ def _json_safe(value: Any) -> Any:
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
+    if isinstance(value, type):  # a module class of policy_kwargs: its import path
+        return f"{value.__module__}.{value.__qualname__}"
     return repr(value)
 
 
 def make_model(cfg: SB3Config) -> PPO:
     """SB3's PPO on ``cfg.env_id`` (Monitor-wrapped vector env) with the given hyper-parameters."""
-    hp = dict(cfg.hyperparameters)
-    if "clip_range" in hp:
-        raise _invalid(
-            "hyperparameters", "clip_range is set by the controller preset; remove it from the file"
-        )
+    if "clip_range" in cfg.hyperparameters:
+        raise _invalid("hyperparameters", hyperparameter_files.CLIP_RANGE_REFUSED)
+    hp = hyperparameter_files.resolve(cfg.hyperparameters)
     n_envs = int(hp.pop("n_envs", 1))
     policy = hp.pop("policy", "MlpPolicy")
     normalize = hp.pop("normalize", False)
     env = make_vec_env(cfg.env_id, n_envs=n_envs, seed=cfg.seed)
     if normalize:
-        env = VecNormalize(env, **(normalize if isinstance(normalize, dict) else {}))
-    return PPO(policy, env, seed=cfg.seed, verbose=0, device="cpu", **hp)
+        # as rl-baselines3-zoo does: VecNormalize discounts the returns it scales rewards by
+        # with the agent's γ unless its keywords say otherwise
+        keywords = dict(normalize) if isinstance(normalize, dict) else {}
+        if "gamma" in hp:
+            keywords.setdefault("gamma", hp["gamma"])
+        env = VecNormalize(env, **keywords)
+    try:
+        return PPO(policy, env, seed=cfg.seed, verbose=0, device="cpu", **hp)
+    except BaseException:
+        env.close()
+        raise
 
 
 class UpdateObserver:
@@ -288,6 +298,8 @@ def train(config: Union[SB3Config, Any], progress: Optional[Callable[[int], None
         "max_grad_norm": model.max_grad_norm,
         "normalize_advantage": model.normalize_advantage,
         "target_kl": model.target_kl,
+        "use_sde": model.use_sde,
+        "policy_kwargs": model.policy_kwargs,
         "normalize": cfg.hyperparameters.get("normalize", False),
     }
     config_record = asdict(cfg)
