@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import torch
+from ppobr_sb3 import PPOBRCallback
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import KVWriter, Logger
 
@@ -40,3 +42,26 @@ def assert_same_parameters(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+class EpsilonProbe(BaseCallback):
+    """After PPOBRCallback (later in the list): the ε set for each train(), and at the start of
+    the next rollout the clip range that train() logged."""
+
+    def __init__(self, ppobr: PPOBRCallback):
+        super().__init__()
+        self.ppobr = ppobr
+        self.set_eps, self.used_eps = [], []
+
+    def _on_rollout_start(self) -> None:
+        if self.set_eps:  # train() has run since the last on_rollout_end
+            self.used_eps.append(self.model.logger.name_to_value["train/clip_range"])
+
+    def _on_rollout_end(self) -> None:
+        self.set_eps.append(self.ppobr.epsilon)
+
+    def _on_training_end(self) -> None:
+        self.used_eps.append(self.model.logger.name_to_value["train/clip_range"])
+
+    def _on_step(self) -> bool:
+        return True

@@ -10,6 +10,7 @@ from ppobr_sb3 import ControllerClipRange, PPOBRCallback, find_clip_range, rollo
 from sb3_helpers import (
     CARTPOLE_H_REF,
     TINY,
+    EpsilonProbe,
     assert_same_parameters,
     cartpole,
     parameters,
@@ -21,29 +22,6 @@ from stable_baselines3.common.callbacks import BaseCallback
 import ppobr_core
 
 STEPS = 6 * 2 * 64  # six rollouts of 2 envs × 64 steps
-
-
-class EpsilonProbe(BaseCallback):
-    """After PPOBRCallback (later in the list): the ε set for each train(), and at the start of
-    the next rollout the clip range that train() logged."""
-
-    def __init__(self, ppobr: PPOBRCallback):
-        super().__init__()
-        self.ppobr = ppobr
-        self.set_eps, self.used_eps = [], []
-
-    def _on_rollout_start(self) -> None:
-        if self.set_eps:  # train() has run since the last on_rollout_end
-            self.used_eps.append(self.model.logger.name_to_value["train/clip_range"])
-
-    def _on_rollout_end(self) -> None:
-        self.set_eps.append(self.ppobr.epsilon)
-
-    def _on_training_end(self) -> None:
-        self.used_eps.append(self.model.logger.name_to_value["train/clip_range"])
-
-    def _on_step(self) -> bool:
-        return True
 
 
 def test_constant_epsilon_equals_plain_ppo_bit_for_bit():
