@@ -1,17 +1,30 @@
-"""PPO-BR's overhead per GRPO optimizer step: PPOBRGRPOTrainer (PPO-BR controller) against
-TRL's plain GRPOTrainer (constant ε), side by side in one process.
+"""PPO-BR's overhead per GRPO optimizer step: PPOBRGRPOTrainer against TRL's plain
+GRPOTrainer at the same constant ε, trained step by step in lock step in one process.
 
-Rounds alternate the order (plain, PPO-BR), (PPO-BR, plain), …; each round trains a fresh
-trainer of each kind for --steps optimizer steps from the same seed. Reported, over all rounds
-after the first (warm-up):
+The PPO-BR side runs ``PPOBRController(eps0=0.2, lambda1=0, lambda2=0)``: ε ≡ ε0 bit-exactly
+(docs/SPEC.md §1), while every piece of PPO-BR's work still runs (entropy reduction, reward
+window, controller update, clip statistics, logging). The two trainings are therefore
+bit-identical (checked: every logged loss and every final weight), both trainers do the same
+model work on the same completions, and the step-time ratio measures exactly the overhead.
 
-- end to end: mean step time (wall, and CPU via time.process_time) of PPO-BR / plain − 1;
-- direct: ppobr_trl's own seconds per step (signals, controller update, clip statistics, as
-  timed inside the mixin) / plain's mean step time, in wall and in CPU seconds (the CPU number
-  is little disturbed by other processes on a shared machine). The direct number excludes the extra
-  entropy reduction in π_old's pass, which only the end-to-end number sees.
+Lock step: each trainer's ``train()`` runs in its own thread, and a baton lets one thread run at
+a time. A thread hands the baton on at every ``on_step_begin`` (and at ``on_train_end``), so a
+*slice* is one whole optimizer step: generation when due, forward/backward, optimizer step,
+logging, the next batch's fetch. Slice k of the two trainers runs back to back, in the order
+(plain, PPO-BR) for even k and (PPO-BR, plain) for odd k, and each thread's random-number state
+(torch, NumPy, random) is saved when it hands the baton on and restored when it gets it back,
+so each trainer draws exactly the numbers it would draw alone. The other thread waits on a
+condition (no CPU). The first slice of each trainer (setup up to its first step) is dropped.
 
-    python benchmarks/trl_overhead.py --rounds 6 --steps 48
+Reported over every step of every round (a round: two fresh trainers from one seed):
+
+- overhead = Σ t_ppobr / Σ t_plain − 1 over the paired steps, in wall time (perf_counter) and
+  CPU time (process_time; the waiting thread uses none), with a 95% bootstrap CI that resamples
+  whole generation batches (the steps of one batch share its generation cost);
+- the median of the per-step ratios t_ppobr / t_plain − 1;
+- direct: the seconds the mixin times inside its own hooks per step / plain's step time.
+
+    python benchmarks/trl_overhead.py --rounds 4 --steps 64 --hidden 64
 """
 
 from __future__ import annotations
@@ -19,8 +32,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
+import random
 import statistics
 import sys
+import threading
 import time
 import warnings
 
@@ -28,6 +44,7 @@ import warnings
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from ppobr_trl import PPOBRGRPOTrainer  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
@@ -37,25 +54,84 @@ import ppobr_core  # noqa: E402
 from ppobr_study.llm.tasks import TASKS  # noqa: E402
 from ppobr_study.llm.tiny_model import char_tokenizer, tiny_llama  # noqa: E402
 
+KINDS = ("plain", "ppobr")
+COMPLETION = 16
 
-class StepClock(TrainerCallback):
-    def __init__(self):
-        self.wall, self.cpu = [], []
+
+class LockStep:
+    """Runs two trainers' slices one at a time, in the order (a, b), (b, a), (a, b), …
+
+    ``slices[kind]`` holds each slice's (wall, cpu) seconds, setup slice first.
+    """
+
+    def __init__(self, first: str, threads: int):
+        self.first = first
+        self.threads = threads
+        self.cond = threading.Condition()
+        self.owner = first
+        self.index = dict.fromkeys(KINDS, 0)
+        self.done = dict.fromkeys(KINDS, False)
+        self.slices: dict[str, list[tuple[float, float]]] = {k: [] for k in KINDS}
+        self.rng: dict[str, tuple] = {}
+        self._clock: tuple[float, float] = (0.0, 0.0)
+
+    def _other(self, kind: str) -> str:
+        return KINDS[1 - KINDS.index(kind)]
+
+    def _next_owner(self, kind: str) -> str:
+        """Who runs after `kind` ends its slice k: the other one if `kind` went first in pair k,
+        else the first of pair k + 1 (orders alternate, so that is `kind` itself)."""
+        k = self.index[kind]
+        leader = self.first if k % 2 == 0 else self._other(self.first)
+        nxt = self._other(kind) if kind == leader else kind
+        return self._other(nxt) if self.done[nxt] else nxt
+
+    def acquire(self, kind: str) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.owner == kind)
+        if kind in self.rng:
+            torch_state, np_state, py_state = self.rng.pop(kind)
+            torch.set_rng_state(torch_state)
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+        torch.set_num_threads(self.threads)
+        self._clock = (time.perf_counter(), time.process_time())
+
+    def keep_rng(self, kind: str) -> None:
+        self.rng[kind] = (torch.get_rng_state(), np.random.get_state(), random.getstate())
+
+    def hand_on(self, kind: str, final: bool = False) -> None:
+        wall0, cpu0 = self._clock
+        self.slices[kind].append((time.perf_counter() - wall0, time.process_time() - cpu0))
+        self.keep_rng(kind)
+        with self.cond:
+            self.done[kind] = final
+            nxt = self._next_owner(kind)
+            self.index[kind] += 1
+            self.owner = nxt
+            self.cond.notify_all()
+
+    def yield_turn(self, kind: str) -> None:
+        self.hand_on(kind)
+        self.acquire(kind)
+
+
+class Baton(TrainerCallback):
+    def __init__(self, lockstep: LockStep, kind: str):
+        self.lockstep, self.kind = lockstep, kind
 
     def on_step_begin(self, args, state, control, **kwargs):
-        self._w, self._c = time.perf_counter(), time.process_time()
+        self.lockstep.yield_turn(self.kind)
 
-    def on_step_end(self, args, state, control, **kwargs):
-        self.wall.append(time.perf_counter() - self._w)
-        self.cpu.append(time.process_time() - self._c)
+    def on_train_end(self, args, state, control, **kwargs):
+        self.lockstep.hand_on(self.kind, final=True)
 
 
-def train(kind: str, steps: int, hidden: int, layers: int, seed: int):
+def build(kind: str, a, seed: int, callbacks):
     tokenizer = char_tokenizer()
     task = TASKS["repeat"]
-    clock = StepClock()
     args = GRPOConfig(
-        output_dir="/tmp/ppobr_trl_overhead",
+        output_dir=f"/tmp/ppobr_trl_overhead_{kind}",
         use_cpu=True,
         bf16=False,
         per_device_train_batch_size=16,
@@ -63,73 +139,150 @@ def train(kind: str, steps: int, hidden: int, layers: int, seed: int):
         steps_per_generation=2,
         gradient_accumulation_steps=1,
         num_iterations=2,
-        max_completion_length=16,
-        max_steps=steps,
+        max_completion_length=COMPLETION,
+        max_steps=a.steps,
         learning_rate=5e-3,
         beta=0.0,
-        logging_steps=steps,
+        logging_steps=a.logging_steps,
         report_to="none",
         save_strategy="no",
         seed=seed,
         disable_tqdm=True,
     )
     kwargs = dict(
-        model=tiny_llama(tokenizer, seed, hidden=hidden, layers=layers),
-        reward_funcs=task.reward_func(16),
+        model=tiny_llama(tokenizer, seed, hidden=a.hidden, layers=a.layers),
+        reward_funcs=task.reward_func(COMPLETION),
         args=args,
-        train_dataset=task.dataset(seed, steps * 16),
+        train_dataset=task.dataset(seed, a.steps * 16),
         processing_class=tokenizer,
-        callbacks=[clock],
+        callbacks=callbacks,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if kind == "plain":
-            trainer = GRPOTrainer(**kwargs)
-        else:
-            trainer = PPOBRGRPOTrainer(controller=ppobr_core.PPOBRController(eps0=0.2), **kwargs)
-        trainer.train()
-    own = (getattr(trainer, "ppobr_seconds", 0.0), getattr(trainer, "ppobr_cpu_seconds", 0.0))
-    return clock.wall, clock.cpu, own
+            return GRPOTrainer(**kwargs)
+        controller = ppobr_core.PPOBRController(eps0=0.2, lambda1=0.0, lambda2=0.0)
+        return PPOBRGRPOTrainer(controller=controller, **kwargs)
+
+
+def require_identical(plain, ours) -> None:
+    """The two trainings must be the same bit for bit, or the step times do not compare."""
+    losses = [[h["loss"] for h in t.state.log_history if "loss" in h] for t in (plain, ours)]
+    if not losses[0] or losses[0] != losses[1]:
+        raise AssertionError(f"the logged losses differ: {losses}")
+    for (name, p), (_, q) in zip(plain.model.named_parameters(), ours.model.named_parameters()):
+        if not torch.equal(p, q):
+            raise AssertionError(f"the trained weights differ at {name}")
+    eps = {h["eps_low"] for h in ours.ppobr_history} | {h["eps_high"] for h in ours.ppobr_history}
+    if eps != {0.2}:
+        raise AssertionError(f"lambda1 = lambda2 = 0 must keep eps at 0.2, got {sorted(eps)}")
+
+
+def run_round(a, seed: int, first: str) -> dict:
+    lockstep = LockStep(first, a.threads)
+    trainers = {}
+    for kind in KINDS:
+        # A Trainer seeds the global generators when it is built, not when it trains: each
+        # thread starts from the state its own trainer's construction left.
+        trainers[kind] = build(kind, a, seed, [Baton(lockstep, kind)])
+        lockstep.keep_rng(kind)
+    errors: list[BaseException] = []
+
+    def work(kind: str) -> None:
+        try:
+            lockstep.acquire(kind)
+            trainers[kind].train()
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            with lockstep.cond:
+                lockstep.done[kind] = True
+                lockstep.owner = lockstep._other(kind)
+                lockstep.cond.notify_all()
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in KINDS]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    require_identical(trainers["plain"], trainers["ppobr"])
+    steps = {k: lockstep.slices[k][1:] for k in KINDS}  # the setup slice dropped
+    assert len(steps["plain"]) == len(steps["ppobr"]) == a.steps
+    ours = trainers["ppobr"]
+    return {
+        "seed": seed,
+        "first": first,
+        "wall": {k: [s[0] for s in steps[k]] for k in KINDS},
+        "cpu": {k: [s[1] for s in steps[k]] for k in KINDS},
+        "direct_wall": ours.ppobr_seconds,
+        "direct_cpu": ours.ppobr_cpu_seconds,
+    }
+
+
+def blocks_of(rounds: list[dict], clock: str, block: int) -> np.ndarray:
+    """[n_blocks, 2]: (Σ plain, Σ ppobr) seconds per generation batch of every round."""
+    out = []
+    for r in rounds:
+        plain, ours = np.asarray(r[clock]["plain"]), np.asarray(r[clock]["ppobr"])
+        for s in range(0, len(plain), block):
+            out.append((plain[s : s + block].sum(), ours[s : s + block].sum()))
+    return np.asarray(out)
+
+
+def overhead(rounds: list[dict], clock: str, block: int, resamples: int, seed: int) -> dict:
+    sums = blocks_of(rounds, clock, block)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(sums), size=(resamples, len(sums)))
+    boot = sums[idx, 1].sum(1) / sums[idx, 0].sum(1) - 1.0
+    per_step = np.concatenate(
+        [np.asarray(r[clock]["ppobr"]) / np.asarray(r[clock]["plain"]) - 1.0 for r in rounds]
+    )
+    return {
+        "plain_step_seconds": float(sums[:, 0].sum() / (len(sums) * block)),
+        "ppobr_step_seconds": float(sums[:, 1].sum() / (len(sums) * block)),
+        "overhead": float(sums[:, 1].sum() / sums[:, 0].sum() - 1.0),
+        "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
+        "median_per_step_ratio": float(np.median(per_step)),
+        "steps": len(per_step),
+    }
 
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser()
-    p.add_argument("--rounds", type=int, default=6)
-    p.add_argument("--steps", type=int, default=48)
-    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--rounds", type=int, default=4)
+    p.add_argument("--steps", type=int, default=64)
+    p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--logging-steps", type=int, default=10, help="TRL's default is 10")
+    p.add_argument("--resamples", type=int, default=10000)
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    wall = {"plain": [], "ppobr": []}
-    cpu = {"plain": [], "ppobr": []}
-    own, own_cpu = [], []
-    for r in range(a.rounds):
-        order = ("plain", "ppobr") if r % 2 == 0 else ("ppobr", "plain")
-        for kind in order:
-            w, c, o = train(kind, a.steps, a.hidden, a.layers, seed=r)
-            if r == 0:
-                continue  # warm-up round
-            wall[kind] += w
-            cpu[kind] += c
-            if kind == "ppobr":
-                own.append(o[0] / len(w))
-                own_cpu.append(o[1] / len(w))
-    plain_wall = statistics.fmean(wall["plain"])
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    rounds = [run_round(a, seed=r, first=KINDS[r % 2]) for r in range(a.rounds)]
+    block = 2 * 2  # steps_per_generation · num_iterations
+    plain_wall = statistics.fmean(w for r in rounds for w in r["wall"]["plain"])
+    plain_cpu = statistics.fmean(c for r in rounds for c in r["cpu"]["plain"])
+    total_steps = a.rounds * a.steps
     result = {
         "model": f"llama {a.layers} layers, hidden {a.hidden}",
-        "rounds_measured": a.rounds - 1,
+        "rounds": a.rounds,
         "steps_per_round": a.steps,
-        "plain_step_seconds": plain_wall,
-        "ppobr_step_seconds": statistics.fmean(wall["ppobr"]),
-        "overhead_end_to_end_wall": statistics.fmean(wall["ppobr"]) / plain_wall - 1.0,
-        "overhead_end_to_end_cpu": statistics.fmean(cpu["ppobr"]) / statistics.fmean(cpu["plain"])
-        - 1.0,
-        "ppobr_own_seconds_per_step": statistics.fmean(own),
-        "overhead_direct": statistics.fmean(own) / plain_wall,
-        "ppobr_own_cpu_seconds_per_step": statistics.fmean(own_cpu),
-        "overhead_direct_cpu": statistics.fmean(own_cpu) / statistics.fmean(cpu["plain"]),
+        "logging_steps": a.logging_steps,
+        "bit_identical": True,  # require_identical raised otherwise
+        "wall": overhead(rounds, "wall", block, a.resamples, 0),
+        "cpu": overhead(rounds, "cpu", block, a.resamples, 1),
+        "direct_wall": sum(r["direct_wall"] for r in rounds) / total_steps / plain_wall,
+        "direct_cpu": sum(r["direct_cpu"] for r in rounds) / total_steps / plain_cpu,
+        "direct_cpu_seconds_per_step": sum(r["direct_cpu"] for r in rounds) / total_steps,
+        "seconds": time.perf_counter() - started,
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "cpus": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
         "torch": torch.__version__,
     }
     text = json.dumps(result, indent=2)

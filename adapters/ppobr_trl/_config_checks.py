@@ -17,19 +17,23 @@ class OnPolicyWarning(UserWarning):
     """The configuration makes the ratio π/π_old identically 1, so no clip range can bind."""
 
 
-def refuse_unsupported(args) -> None:
-    """Raises for a configuration where setting epsilon_low / epsilon_high would not reach the loss."""
+def refuse_unsupported(args, loss_types: tuple[str, ...] | None) -> None:
+    """Raises for a configuration where setting epsilon_low / epsilon_high would not reach the loss.
+
+    ``loss_types``: the trainer's loss types that clip the ratio (GRPO's ``SUPPORTED_LOSS_TYPES``),
+    or None for a trainer with a single, clipped loss (RLOO).
+    """
     if getattr(args, "use_liger_loss", False):
         raise invalid(
             "args.use_liger_loss",
             "the Liger GRPO loss captures epsilon once when the trainer is built, so an adaptive "
             "clip range would never reach it; set use_liger_loss=False",
         )
-    if args.loss_type not in SUPPORTED_LOSS_TYPES:
+    if loss_types is not None and args.loss_type not in loss_types:
         raise invalid(
             "args.loss_type",
             f"{args.loss_type!r} does not clip the ratio to [1 - eps_low, 1 + eps_high]; "
-            f"use one of {', '.join(SUPPORTED_LOSS_TYPES)}",
+            f"use one of {', '.join(loss_types)}",
         )
 
 

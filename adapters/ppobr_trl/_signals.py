@@ -6,24 +6,31 @@
   in TRL's global (already gathered) order; NaN rewards are dropped by the controller;
 - kl: the mean k3 estimate (r − 1) − log r of KL(π_old ‖ π_θ) over the previous batch's
   optimization steps (KL-adaptive adapts to the KL its last update produced).
+
+The entropy's (sum, count) and the KL's (sum, count) travel as one vector, so a distributed
+run pays one collective and one host transfer per generation batch for both.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
 def masked_entropy_sums(entropies: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """[Σ m·H, Σ m] in float64 on the entropies' device, for an all-reduce before dividing."""
-    m = mask.to(torch.float64)
-    return torch.stack([(entropies.detach().to(torch.float64) * m).sum(), m.sum()])
+    """[Σ m·H, Σ m] in float64 on the entropies' device. m is 0 or 1, so the products are
+    exact in the entropies' dtype; the sums are accumulated in float64."""
+    m = mask.to(entropies.dtype)
+    products = entropies.detach() * m
+    return torch.stack([products.sum(dtype=torch.float64), m.sum(dtype=torch.float64)])
 
 
-def completion_returns(
-    rewards_per_func: torch.Tensor, reward_weights: torch.Tensor
-) -> torch.Tensor:
-    """Each completion's total reward, NaN where every reward function returned None."""
-    w = reward_weights.to(rewards_per_func.device, rewards_per_func.dtype)
-    total = (rewards_per_func * w.unsqueeze(0)).nansum(dim=1)
-    unscorable = torch.isnan(rewards_per_func).all(dim=1)
-    return torch.where(unscorable, torch.full_like(total, float("nan")), total)
+def completion_returns(rewards_per_func: torch.Tensor, reward_weights: torch.Tensor) -> np.ndarray:
+    """Each completion's total reward Σ_f w_f·r_f over the reward functions that scored it, in
+    float64 on the host; NaN where every reward function returned None."""
+    r = rewards_per_func.detach().to("cpu", torch.float64).numpy()
+    w = reward_weights.detach().to("cpu", torch.float64).numpy()
+    scored = r == r  # False at NaN
+    total = np.where(scored, r, 0.0) @ w
+    total[~scored.any(axis=1)] = np.nan
+    return total

@@ -1,11 +1,20 @@
-"""PPO-BR inside TRL's GRPO trainer: ε recomputed once per generation batch (docs/SPEC.md §4).
+"""PPO-BR inside TRL's GRPO and RLOO trainers: ε recomputed once per generation batch
+(docs/SPEC.md §4).
 
-TRL reads ``self.epsilon_low`` / ``self.epsilon_high`` in ``_compute_loss`` on every call, and
-generates one batch of completions every ``steps_per_generation · num_iterations`` micro-steps
-(``_prepare_inputs`` → ``_generate_and_score_completions``). The mixin hooks the end of that
-generation: it reduces the batch's signals, updates the controller and writes the new bounds,
-so every optimization step on the batch sees the same ε_t. TRL's loss itself is untouched: at
-a constant ε the trainer computes exactly what GRPOTrainer computes.
+TRL 1.16's GRPOTrainer and RLOOTrainer share the hooks this mixin uses: both read
+``self.epsilon_low`` / ``self.epsilon_high`` in ``_compute_loss`` on every call
+(``torch.clamp(coef_1, 1 - self.epsilon_low, 1 + self.epsilon_high)``), both generate one batch
+of completions every ``steps_per_generation · num_iterations`` micro-steps
+(``_prepare_inputs`` → ``_generate_and_score_completions``), both score it through
+``_calculate_rewards`` and compute log-probs (and entropies) through
+``_get_per_token_logps_and_entropies``. The mixin hooks the end of the generation: it reduces
+the batch's signals, updates the controller and writes the new bounds, so every optimization
+step on the batch sees the same ε_t. TRL's loss itself is untouched: at a constant ε the trainer
+computes exactly what the plain trainer computes.
+
+What differs between the two is the ratio the loss clips (see ``_ratio_inputs``) and what a
+configuration can break: GRPO has loss types without a clip range and may keep no π_old;
+RLOO has one clipped loss and always computes π_old's log-probs.
 """
 
 from __future__ import annotations
@@ -15,42 +24,47 @@ import os
 import time
 from typing import Any
 
+import numpy as np
 import torch
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-from trl import GRPOTrainer
+from trl import GRPOTrainer, RLOOTrainer
 
 import ppobr_core
-from ppobr_torch import STAT_NAMES, EpsilonController, StatsAccumulator
 from ppobr_torch._input_rules import require_controller
+from ppobr_torch._loss import stats_from_sums
+from ppobr_torch._stats import all_reduce_stats
 from ppobr_trl._checkpoint import load_state, save_state
 from ppobr_trl._clip_range import clip_bounds, clip_higher_ratio
-from ppobr_trl._clip_stats import clip_statistics
-from ppobr_trl._config_checks import refuse_unsupported, require_matching_start, warn_if_on_policy
+from ppobr_trl._clip_stats import KL_K3, RunningStats, statistics_of
+from ppobr_trl._config_checks import (
+    SUPPORTED_LOSS_TYPES,
+    refuse_unsupported,
+    require_matching_start,
+    warn_if_on_policy,
+)
+from ppobr_trl._ratio_inputs import (
+    grpo_sequence_level,
+    grpo_token_level,
+    loss_mask,
+    rloo_sequence_sum,
+)
 from ppobr_trl._signals import completion_returns, masked_entropy_sums
 
-_KL_K3 = STAT_NAMES.index("kl_k3")
 _REQUIRED: Any = object()
 
 
-def _empty_stats(device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(sums, counts) of no samples: ratio_min / ratio_max hold +inf / -inf, neutral for min / max."""
-    sums = torch.zeros(len(STAT_NAMES), dtype=torch.float64, device=device)
-    sums[STAT_NAMES.index("ratio_min")] = math.inf
-    sums[STAT_NAMES.index("ratio_max")] = -math.inf
-    return sums, torch.zeros_like(sums)
-
-
 class PPOBRMixin:
-    """Adds an adaptive clip range to a TRL trainer with GRPOTrainer's hooks.
+    """Adds an adaptive clip range to TRL's GRPOTrainer or RLOOTrainer.
 
     ``controller``: a required ppobr_core controller (PPOBRController, ConstantController,
-    LinearDecayController, KLAdaptiveController). Its initial ε must equal ``args.epsilon``;
-    ``args.epsilon_high / args.epsilon`` is the clip-higher ratio ρ kept for every ε_t.
+    LinearDecayController, KLAdaptiveController); ``trainer.ppobr`` is that controller. Its
+    initial ε must equal ``args.epsilon``; ``args.epsilon_high / args.epsilon`` is the
+    clip-higher ratio ρ kept for every ε_t.
 
     Per generation batch t (before its optimization steps):
     H_t = Σ m·H / Σ m over every process's completion tokens under π_old, returns = each
-    completion's total reward, kl = mean k3 over batch t−1's optimization (NaN for t = 0);
-    ε_t = controller.update(H_t, returns, kl=kl); (ε_low, ε_high) = (ε_t, ρ·ε_t).
+    completion's total reward, kl (read by KL-adaptive only) = mean k3 over batch t−1's
+    optimization (NaN for t = 0); ε_t = controller.update(H_t, returns, kl=kl); (ε_low, ε_high) = (ε_t, ρ·ε_t).
     """
 
     def __init__(self, *args, controller: ppobr_core.Controller = _REQUIRED, **kwargs) -> None:
@@ -58,27 +72,31 @@ class PPOBRMixin:
             raise TypeError("controller: is required")
         require_controller(controller)
         super().__init__(*args, **kwargs)
-        refuse_unsupported(self.args)
+        self._ppobr_is_rloo = isinstance(self, RLOOTrainer)
+        refuse_unsupported(self.args, None if self._ppobr_is_rloo else SUPPORTED_LOSS_TYPES)
         self._ppobr_ratio = clip_higher_ratio(self.args.epsilon, self.args.epsilon_high)
         require_matching_start(float(controller.epsilon), float(self.args.epsilon))
         warn_if_on_policy(self.args)
         # The signals are reduced over processes before the update, so every process feeds the
         # controller identical numbers and gets bit-identical ε without its own collective.
-        self.ppobr = EpsilonController(controller, distributed=False)
+        self.ppobr = controller
+        # Only KL-adaptive reads the KL: for the others the clip statistics wait for the log
+        # instead of being computed at every generation batch as well.
+        self._ppobr_reads_kl = controller.name == "kl_adaptive"
         self._ppobr_set_bounds(self.ppobr.epsilon)
         self._ppobr_in_generation = False
         self._ppobr_in_loss = False
         self._ppobr_gen_entropies: torch.Tensor | None = None
         self._ppobr_gen_rewards: torch.Tensor | None = None
-        self._ppobr_loss_logps: torch.Tensor | None = None
-        self._ppobr_loss_entropies: torch.Tensor | None = None
-        self._ppobr_log_stats = StatsAccumulator()
-        self._ppobr_parts: list[tuple] = []  # micro-steps whose statistics are not computed yet
-        self._ppobr_kl = torch.zeros(2, dtype=torch.float64)  # this batch's local Σ k3, Σ m
+        self._ppobr_loss_out: tuple | None = None
+        self._ppobr_log_stats = RunningStats()  # since the last log
+        self._ppobr_steps: list[tuple] = []  # micro-steps whose statistics are not computed yet
+        self._ppobr_kl = np.zeros(2)  # this batch's local [Σ k3, Σ m]; a tensor on a device
         self.ppobr_history: list[dict[str, float]] = []
-        # wall seconds spent in this mixin's own work (signals, update, statistics), for overhead
+        # seconds spent in this mixin's own work (signals, update, statistics, its logs), for
+        # the overhead benchmark: wall, and CPU (little disturbed by a loaded machine)
         self.ppobr_seconds = 0.0
-        self.ppobr_cpu_seconds = 0.0  # the same in CPU time: little disturbed by a loaded machine
+        self.ppobr_cpu_seconds = 0.0
 
     # --- ε ---------------------------------------------------------------------------------------
     def _ppobr_set_bounds(self, eps: float) -> None:
@@ -90,37 +108,45 @@ class PPOBRMixin:
         return self.accelerator.reduce(x.to(self.accelerator.device), reduction="sum")
 
     def _ppobr_pending_kl(self) -> tuple[float, float]:
-        s, c = self._ppobr_sum_over_processes(self._ppobr_kl).tolist()
+        s, c = self._ppobr_sum_over_processes(torch.as_tensor(self._ppobr_kl)).tolist()
         return s, c
 
+    def _ppobr_computes_old_logps(self) -> bool:
+        """Whether TRL's generation runs a π_old log-prob pass (the first one it runs), whose
+        entropies are then the batch's entropies at no extra pass."""
+        if self._ppobr_is_rloo:
+            return True  # RLOO always computes old_logps at generation
+        generate_every = self.args.steps_per_generation * self.num_iterations
+        return self.args.gradient_accumulation_steps % generate_every != 0 or bool(
+            self.use_vllm and self.vllm_importance_sampling_correction
+        )
+
     def _ppobr_update(self, batch: dict[str, Any]) -> None:
-        self._ppobr_flush_clip_stats()  # the previous batch's KL is in its statistics
         start, cpu_start = time.perf_counter(), time.process_time()
-        mask = batch["completion_mask"]
-        if "tool_mask" in batch:
-            mask = mask * batch["tool_mask"]
+        if self._ppobr_reads_kl:
+            self._ppobr_flush_clip_stats()  # the previous batch's KL is in its statistics
         entropies = self._ppobr_gen_entropies
         if entropies is None:
             entropies = self._ppobr_policy_entropies(batch)
-        sums = self._ppobr_sum_over_processes(masked_entropy_sums(entropies, mask))
-        ent_sum, ent_count = sums.tolist()
-        entropy = ent_sum / ent_count if ent_count > 0 else float("nan")
+        ent = masked_entropy_sums(entropies, loss_mask(batch))
+        pending_kl = torch.as_tensor(self._ppobr_kl).to(ent.device, torch.float64)
+        signals = self._ppobr_sum_over_processes(torch.cat([ent, pending_kl]))
+        ent_sum, ent_count, kl_sum, kl_count = signals.tolist()
+        self._ppobr_kl = self._ppobr_kl * 0.0
+        entropy = ent_sum / ent_count if ent_count > 0 else math.nan
+        kl_mean = kl_sum / kl_count if kl_count > 0 else math.nan
         returns = completion_returns(self._ppobr_gen_rewards, self.reward_weights)
-        returns = returns.detach().to("cpu", torch.float64).numpy()
-        kl_sum, kl_count = self._ppobr_pending_kl()
-        kl = kl_sum / kl_count if kl_count > 0 else float("nan")
-        self._ppobr_kl.zero_()
-        eps = self.ppobr.update(entropy, returns, kl=kl)
+        kl = kl_mean if self._ppobr_reads_kl else None
+        eps = float(self.ppobr.update(entropy, returns if returns.size else None, kl=kl))
         self._ppobr_set_bounds(eps)
         diag = self.ppobr.diagnostics
+        scored = returns[~np.isnan(returns)]
         record = {
             "eps_low": self.epsilon_low,
             "eps_high": self.epsilon_high,
             "entropy": entropy,
-            "kl": kl,
-            "reward_mean": float(returns[~(returns != returns)].mean())
-            if returns.size
-            else math.nan,
+            "kl": kl_mean,  # NaN unless the controller reads it
+            "reward_mean": float(scored.mean()) if scored.size else math.nan,
             "phi": float(diag.get("phi", math.nan)),
             "psi": float(diag.get("psi", math.nan)),
         }
@@ -136,8 +162,7 @@ class PPOBRMixin:
         """One no-grad pass for π_old's token entropies, where TRL kept no π_old (ratio ≡ 1)."""
         input_ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
         attention = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
-        _, entropies, _ = GRPOTrainer._get_per_token_logps_and_entropies(
-            self,
+        _, entropies, _ = self._get_per_token_logps_and_entropies(
             self.model,
             input_ids,
             attention,
@@ -152,7 +177,7 @@ class PPOBRMixin:
             return super()._generate_and_score_completions(inputs)
         self._ppobr_gen_entropies = None
         self._ppobr_gen_rewards = None
-        self._ppobr_in_generation = True
+        self._ppobr_in_generation = self._ppobr_computes_old_logps()
         try:
             batch = super()._generate_and_score_completions(inputs)
         finally:
@@ -164,139 +189,101 @@ class PPOBRMixin:
 
     def _calculate_rewards(self, *args, **kwargs):
         rewards_per_func = super()._calculate_rewards(*args, **kwargs)
-        if self._ppobr_in_generation:
+        if self.model.training:
             self._ppobr_gen_rewards = rewards_per_func
         return rewards_per_func
 
     def _get_per_token_logps_and_entropies(
         self, model, input_ids, attention_mask, logits_to_keep, *args, **kwargs
     ):
-        # During generation the first pass is π_old's (TRL computes it before the reference
-        # model's): asking it for entropies too costs one reduction over logits it already has.
-        if self._ppobr_in_generation and self._ppobr_gen_entropies is None and not args:
+        # The generation's first pass is π_old's (TRL runs it before the reference model's):
+        # asking it for entropies too costs nothing (TRL's fused head computes them anyway).
+        # Only batch_size may come positionally; compute_entropy is the next parameter.
+        if self._ppobr_in_generation and self._ppobr_gen_entropies is None and len(args) <= 1:
             wanted = kwargs.get("compute_entropy", False)
             kwargs["compute_entropy"] = True
             logps, entropies, aux = super()._get_per_token_logps_and_entropies(
-                model, input_ids, attention_mask, logits_to_keep, **kwargs
+                model, input_ids, attention_mask, logits_to_keep, *args, **kwargs
             )
             self._ppobr_gen_entropies = entropies.detach()
             return logps, (entropies if wanted else None), aux
         out = super()._get_per_token_logps_and_entropies(
             model, input_ids, attention_mask, logits_to_keep, *args, **kwargs
         )
-        if self._ppobr_in_loss and self._ppobr_loss_logps is None:
-            self._ppobr_loss_logps = out[0].detach()
-            self._ppobr_loss_entropies = None if out[1] is None else out[1].detach()
+        if self._ppobr_in_loss and self._ppobr_loss_out is None:
+            self._ppobr_loss_out = out
         return out
 
     def _compute_loss(self, model, inputs):
         self._ppobr_in_loss = True
-        self._ppobr_loss_logps = None
+        self._ppobr_loss_out = None
         try:
             loss = super()._compute_loss(model, inputs)
         finally:
             self._ppobr_in_loss = False
-        if self.model.training and self._ppobr_loss_logps is not None:
-            self._ppobr_record_clip_stats(inputs)
-        self._ppobr_loss_logps = None
-        self._ppobr_loss_entropies = None
+        if self.model.training and self._ppobr_loss_out is not None:
+            self._ppobr_record_clip_stats(inputs, self._ppobr_loss_out)
+        self._ppobr_loss_out = None
         return loss
 
-    def _ppobr_record_clip_stats(self, inputs: dict[str, Any]) -> None:
-        """Keeps this micro-step's tensors (references, no work) for the next flush, which
-        computes their statistics in one kernel call at the ε the loss used."""
-        mask = inputs["completion_mask"]
-        if "tool_mask" in inputs:
-            mask = mask * inputs["tool_mask"]
-        self._ppobr_parts.append(
-            (
-                self._ppobr_loss_logps,
-                inputs.get("old_per_token_logps"),
-                inputs["advantages"],
-                mask,
-                self._ppobr_loss_entropies,
-                (self.epsilon_low, self.epsilon_high),
-            )
-        )
+    def _ppobr_record_clip_stats(self, inputs: dict[str, Any], loss_out: tuple) -> None:
+        """Keeps this micro-step's ratio inputs (references and views, no work) and the bounds
+        its loss read, for the next flush (not timed: a few list appends)."""
+        logps = loss_out[0].detach()
+        if self._ppobr_is_rloo:
+            ratio = rloo_sequence_sum(inputs, logps)
+        elif self.importance_sampling_level == "sequence":
+            ratio = grpo_sequence_level(inputs, logps)
+        else:
+            ratio = grpo_token_level(inputs, logps)
+        self._ppobr_steps.append((ratio, self.epsilon_low, self.epsilon_high))
         metrics = self._metrics["train"]
         metrics["ppobr/loss_eps_low"].append(self.epsilon_low)
         metrics["ppobr/loss_eps_high"].append(self.epsilon_high)
 
-    @torch.no_grad()
     def _ppobr_flush_clip_stats(self) -> None:
         """The kernel's statistics (docs/SPEC.md §2.2) of the kept micro-steps, one call per run
-        of micro-steps with the same bounds and token count (in practice: all of them)."""
-        start, cpu_start = time.perf_counter(), time.process_time()
-        groups: list[list] = []
-        for part in self._ppobr_parts:
-            key = (part[5], part[0].shape[1:])
-            if groups and groups[-1][0] == key:
-                groups[-1][1].append(part)
+        of micro-steps with the same bounds and trailing shape (in practice: all of them),
+        folded into the log's totals and, for a controller that reads it, the batch's KL sum."""
+        runs: list[tuple[tuple, list]] = []
+        for ratio, low, high in self._ppobr_steps:
+            key = (low, high, ratio.new.shape[1:])
+            if runs and runs[-1][0] == key:
+                runs[-1][1].append(ratio)
             else:
-                groups.append([key, [part]])
-        self._ppobr_parts = []
-        for (bounds, _), parts in groups:
-            sums, counts = self._ppobr_stats_of(parts, *bounds)
-            self._ppobr_log_stats.add((sums, counts))
-            self._ppobr_kl += torch.stack([sums[_KL_K3], counts[_KL_K3]]).to("cpu", torch.float64)
-        self.ppobr_seconds += time.perf_counter() - start
-        self.ppobr_cpu_seconds += time.process_time() - cpu_start
-
-    def _ppobr_stats_of(self, parts, eps_low: float, eps_high: float):
-        def cat(i):
-            return torch.cat([p[i].detach() for p in parts])
-
-        new = cat(0)
-        old = torch.cat([(p[0] if p[1] is None else p[1]).detach() for p in parts])
-        adv = torch.cat([p[2] if p[2].dim() == 2 else p[2].unsqueeze(1) for p in parts]).detach()
-        mask = cat(3).to(new.dtype)
-        entropy = None if any(p[4] is None for p in parts) else cat(4).to(new.dtype)
-        adv = adv.to(new.dtype)
-        if self.importance_sampling_level == "sequence":
-            # One ratio per completion, as TRL's sequence-level loss forms it.
-            tokens = mask.sum(-1)
-            new = ((new - old) * mask).sum(-1) / tokens.clamp(min=1.0)
-            old = torch.zeros_like(new)
-            adv = adv[:, 0]
-            entropy = None
-            mask = (tokens > 0).to(new.dtype)
-        else:
-            adv = adv.expand_as(new)
-            # Padding positions may hold anything; the kernel refuses non-finite values.
-            keep = mask > 0
-            new, old, adv = (torch.where(keep, x, 0.0) for x in (new, old, adv))
-            if entropy is not None:
-                entropy = torch.where(keep, entropy, 0.0)
-        if not bool(mask.any()):
-            # Nothing to count; still add, so every process reduces the same number of parts.
-            return _empty_stats(new.device)
-        return clip_statistics(
-            new.contiguous(),
-            old.contiguous(),
-            adv.contiguous(),
-            mask.contiguous(),
-            None if entropy is None else entropy.contiguous(),
-            eps_low,
-            eps_high,
-        )
+                runs.append((key, [ratio]))
+        self._ppobr_steps = []
+        for (low, high, _), steps in runs:
+            sums, counts = statistics_of(steps, low, high)
+            self._ppobr_log_stats.add(sums, counts)
+            if not self._ppobr_reads_kl:
+                continue
+            if isinstance(sums, np.ndarray):
+                self._ppobr_kl[0] += sums[KL_K3]
+                self._ppobr_kl[1] += counts[KL_K3]
+            else:
+                kl = torch.stack([sums[KL_K3], counts[KL_K3]])
+                self._ppobr_kl = torch.as_tensor(self._ppobr_kl, device=kl.device) + kl
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if self.model.training:
+            start, cpu_start = time.perf_counter(), time.process_time()
             metrics = self._metrics["train"]
             self._ppobr_flush_clip_stats()
-            if len(self._ppobr_log_stats):
-                for name, value in self._ppobr_log_stats.compute().items():
-                    metrics[f"ppobr/{name}"].append(value)
-            diag = self.ppobr.diagnostics
-            current = {
-                "eps_low": self.epsilon_low,
-                "eps_high": self.epsilon_high,
-                "phi": float(diag.get("phi", math.nan)),
-                "psi": float(diag.get("psi", math.nan)),
-            }
-            for key, value in current.items():
-                if not metrics.get(f"ppobr/{key}"):
-                    metrics[f"ppobr/{key}"].append(value)
+            totals = self._ppobr_log_stats.take()
+            if totals is not None:
+                for name, value in stats_from_sums(*all_reduce_stats(*totals)).items():
+                    if name != "entropy":  # not asked for: ppobr/entropy is the batch's H_t
+                        metrics[f"ppobr/{name}"].append(value)
+            if not metrics.get("ppobr/eps_low"):
+                # no update since the last log: the bounds in force, for a continuous curve
+                diag = self.ppobr.diagnostics
+                metrics["ppobr/eps_low"].append(self.epsilon_low)
+                metrics["ppobr/eps_high"].append(self.epsilon_high)
+                metrics["ppobr/phi"].append(float(diag.get("phi", math.nan)))
+                metrics["ppobr/psi"].append(float(diag.get("psi", math.nan)))
+            self.ppobr_seconds += time.perf_counter() - start
+            self.ppobr_cpu_seconds += time.process_time() - cpu_start
         super().log(logs, start_time)
 
     # --- checkpoints -----------------------------------------------------------------------------
@@ -323,9 +310,7 @@ class PPOBRMixin:
         self._ppobr_set_bounds(self.ppobr.epsilon)
         # The saved KL sums are global: one process holds them so the next reduce counts them once.
         first = self.accelerator.is_main_process
-        self._ppobr_kl = torch.tensor(
-            [kl_sum, kl_count] if first else [0.0, 0.0], dtype=torch.float64
-        )
+        self._ppobr_kl = np.array([kl_sum, kl_count] if first else [0.0, 0.0])
 
 
 class PPOBRGRPOTrainer(PPOBRMixin, GRPOTrainer):
@@ -333,6 +318,21 @@ class PPOBRGRPOTrainer(PPOBRMixin, GRPOTrainer):
 
     trainer = PPOBRGRPOTrainer(
         model=model, reward_funcs=reward, args=GRPOConfig(..., num_iterations=2),
+        train_dataset=dataset, processing_class=tokenizer,
+        controller=ppobr_core.PPOBRController(eps0=0.2),
+    )
+    """
+
+
+class PPOBRRLOOTrainer(PPOBRMixin, RLOOTrainer):
+    """TRL's RLOOTrainer with ε from a ppobr_core controller (see :class:`PPOBRMixin`).
+
+    RLOO clips one ratio per completion, r_i = exp(Σ_t log π_θ − Σ_t log π_old) (the summed log
+    ratio), to [1 − ε_low, 1 + ε_high]; the clip statistics are over those ratios, and the batch
+    entropy comes from the π_old pass RLOO always runs at generation.
+
+    trainer = PPOBRRLOOTrainer(
+        model=model, reward_funcs=reward, args=RLOOConfig(..., num_iterations=2),
         train_dataset=dataset, processing_class=tokenizer,
         controller=ppobr_core.PPOBRController(eps0=0.2),
     )

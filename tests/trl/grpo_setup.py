@@ -1,5 +1,5 @@
-"""A GRPO run small enough for a test: the tiny Llama, the character tokenizer and the
-``repeat`` task of ppobr_study.llm, with a configuration in which the clip range binds
+"""A GRPO (or RLOO) run small enough for a test: the tiny Llama, the character tokenizer and
+the ``repeat`` task of ppobr_study.llm, with a configuration in which the clip range binds
 (num_iterations = 2, steps_per_generation = 2, gradient_accumulation_steps = 1: one generation
 batch every 4 optimizer steps, π_old kept)."""
 
@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import warnings
 
+import torch
 from ppobr_trl import PPOBRGRPOTrainer
-from trl import GRPOConfig, GRPOTrainer
+from trl import GRPOConfig, GRPOTrainer, RLOOConfig
 
 from ppobr_study.llm.tasks import TASKS
 from ppobr_study.llm.tiny_model import char_tokenizer, tiny_llama
@@ -17,7 +18,7 @@ COMPLETION = 6
 GENERATE_EVERY = 4
 
 
-def grpo_config(output_dir: str, **overrides) -> GRPOConfig:
+def grpo_config(output_dir: str, config_cls=GRPOConfig, **overrides) -> GRPOConfig:
     settings = dict(
         output_dir=output_dir,
         use_cpu=True,
@@ -38,7 +39,12 @@ def grpo_config(output_dir: str, **overrides) -> GRPOConfig:
         disable_tqdm=True,
     )
     settings.update(overrides)
-    return GRPOConfig(**settings)
+    return config_cls(**settings)
+
+
+def rloo_config(output_dir: str, **overrides) -> RLOOConfig:
+    """The same run for RLOOTrainer (beta 0: RLOO's default puts a KL penalty in the reward)."""
+    return grpo_config(output_dir, config_cls=RLOOConfig, **overrides)
 
 
 def build(args: GRPOConfig, controller=None, seed: int = 0, trainer_cls=None):
@@ -63,3 +69,14 @@ def train_logs(trainer) -> list[dict]:
     """The per-step log entries (the final summary entry left out)."""
     trainer.train()
     return [h for h in trainer.state.log_history if "loss" in h]
+
+
+def assert_same_training(plain, plain_logs: list[dict], ours, our_logs: list[dict]) -> None:
+    """Bit for bit: every step's loss, gradient norm and clip share, and the final weights."""
+    assert len(plain_logs) == len(our_logs) == GENERATE_EVERY
+    for a, b in zip(plain_logs, our_logs):
+        assert a["loss"] == b["loss"]
+        assert a["grad_norm"] == b["grad_norm"]
+        assert a["clip_ratio/region_mean"] == b["clip_ratio/region_mean"]
+    for (name, p), (_, q) in zip(plain.model.named_parameters(), ours.model.named_parameters()):
+        assert torch.equal(p, q), name

@@ -2,8 +2,7 @@
 gradient norms and weights after training, for every loss type it supports (same seed)."""
 
 import pytest
-import torch
-from grpo_setup import build, grpo_config, train_logs
+from grpo_setup import assert_same_training, build, grpo_config, train_logs
 
 import ppobr_core
 
@@ -26,13 +25,7 @@ def test_constant_eps_equals_plain_grpo(tmp_path, loss_type, extra):
         controller=ppobr_core.ConstantController(0.2),
     )
     our_logs = train_logs(ours)
-    assert len(plain_logs) == len(our_logs) == 4
-    for a, b in zip(plain_logs, our_logs):
-        assert a["loss"] == b["loss"]
-        assert a["grad_norm"] == b["grad_norm"]
-        assert a["clip_ratio/region_mean"] == b["clip_ratio/region_mean"]
-    for (name, p), (_, q) in zip(plain.model.named_parameters(), ours.model.named_parameters()):
-        assert torch.equal(p, q), name
+    assert_same_training(plain, plain_logs, ours, our_logs)
     # the trainer ran at the configured bounds, and the clip range did bind at least once
     assert ours.epsilon_low == 0.2
     assert ours.epsilon_high == extra.get("epsilon_high", 0.2)
