@@ -1,10 +1,11 @@
 """The kernel's (sum, count) statistics of optimization micro-steps (docs/SPEC.md §2.2).
 
 Only the statistics are wanted (TRL computes the loss). A micro-step only keeps references to
-the tensors its loss already has; the statistics of all the micro-steps since the last
-generation batch (or log) are computed in one call, and folded into running totals:
+the tensors its loss already has; the statistics of all the micro-steps since the last log
+(or, for KL-adaptive, generation batch) are computed in one call, and folded into running
+totals:
 
-- CPU tensors are joined with NumPy and go to the core on one thread (a GRPO micro-batch is far
+- CPU tensors go to the core as NumPy arrays on one thread (a GRPO micro-batch is far
   too small to pay for the thread pool or for ppobr_torch's autograd wrapper); the padding
   positions are zeroed only when the core refuses a non-finite value there, which TRL's fused
   log-prob head never produces (it writes 0 at every masked position);
@@ -51,19 +52,12 @@ def empty_stats(like) -> tuple:
     return sums, counts
 
 
-def statistics_of(steps: list[RatioInputs], eps_low: float, eps_high: float) -> tuple:
-    """(sums, counts), float64 [len(STAT_NAMES)], of micro-steps that share their bounds and
-    their trailing shape, in one kernel call: NumPy arrays for CPU inputs, else tensors on the
-    inputs' device."""
-    joined = RatioInputs(*(_cat([getattr(s, f) for s in steps]) for f in RatioInputs._fields))
-    if joined.new.is_cpu:
-        return _core_statistics(joined, eps_low, eps_high)
-    return _torch_statistics(joined, eps_low, eps_high)
-
-
-def _cat(parts: list) -> torch.Tensor:
-    # also makes broadcast advantages contiguous, which the core reads fastest
-    return torch.cat(parts)
+def statistics_of(ratio: RatioInputs, eps_low: float, eps_high: float) -> tuple:
+    """(sums, counts), float64 [len(STAT_NAMES)], in one kernel call: NumPy arrays for CPU
+    inputs, else tensors on the inputs' device."""
+    if ratio.new.is_cpu:
+        return _core_statistics(ratio, eps_low, eps_high)
+    return _torch_statistics(ratio, eps_low, eps_high)
 
 
 def _core_statistics(ratio: RatioInputs, eps_low: float, eps_high: float):
@@ -73,7 +67,10 @@ def _core_statistics(ratio: RatioInputs, eps_low: float, eps_high: float):
     if not mask.any():
         # Nothing to count (the core refuses an all-zero mask); still neutral to every total.
         return empty_stats(new)
-    arrays = [new] + [x.numpy().astype(dtype, copy=False) for x in (ratio.old, ratio.advantages)]
+    # contiguous: broadcast advantages are copied once, which the core then reads fastest
+    arrays = [
+        np.ascontiguousarray(x.numpy(), dtype) for x in (ratio.new, ratio.old, ratio.advantages)
+    ]
     try:
         res = _core_call(arrays, mask, eps_low, eps_high)
     except ppobr_core.InvalidArgumentError:

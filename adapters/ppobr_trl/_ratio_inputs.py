@@ -18,6 +18,18 @@ import torch
 
 from ppobr_trl._clip_stats import RatioInputs
 
+# the loss inputs a ratio is built from (the others are not read)
+_RATIO_KEYS = ("completion_mask", "tool_mask", "advantages", "old_per_token_logps", "old_logps")
+
+
+def joined(steps: list[tuple[dict[str, Any], torch.Tensor]]) -> tuple[dict[str, Any], torch.Tensor]:
+    """Several micro-steps' (loss inputs, log-probs), of one completion length, as one batch:
+    the ratio of the whole is then built with one op per tensor instead of one per step."""
+    first = steps[0][0]
+    keys = [k for k in _RATIO_KEYS if first.get(k) is not None]
+    inputs = {k: torch.cat([s[0][k] for s in steps]) for k in keys}
+    return inputs, torch.cat([s[1] for s in steps])
+
 
 def loss_mask(inputs: dict[str, Any]) -> torch.Tensor:
     mask = inputs["completion_mask"]

@@ -17,12 +17,16 @@ import numpy as np
 import torch
 
 
-def masked_entropy_sums(entropies: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """[Σ m·H, Σ m] in float64 on the entropies' device. m is 0 or 1, so the products are
-    exact in the entropies' dtype; the sums are accumulated in float64."""
-    m = mask.to(entropies.dtype)
-    products = entropies.detach() * m
-    return torch.stack([products.sum(dtype=torch.float64), m.sum(dtype=torch.float64)])
+def masked_entropy_sums(entropies: torch.Tensor, mask: torch.Tensor):
+    """[Σ m·H, Σ m], float64: a NumPy array for CPU tensors (views, summed on the host without
+    torch's per-op dispatch), else a tensor on the entropies' device (no host transfer)."""
+    if entropies.is_cpu:
+        e = entropies.detach().numpy().reshape(-1).astype(np.float64)
+        m = mask.numpy().reshape(-1).astype(np.float64)
+        return np.array([e @ m, m.sum()])
+    m = mask.to(torch.float64)
+    e = entropies.detach().to(torch.float64)
+    return torch.stack([(e * m).sum(), m.sum()])
 
 
 def completion_returns(rewards_per_func: torch.Tensor, reward_weights: torch.Tensor) -> np.ndarray:
@@ -30,7 +34,9 @@ def completion_returns(rewards_per_func: torch.Tensor, reward_weights: torch.Ten
     float64 on the host; NaN where every reward function returned None."""
     r = rewards_per_func.detach().to("cpu", torch.float64).numpy()
     w = reward_weights.detach().to("cpu", torch.float64).numpy()
-    scored = r == r  # False at NaN
-    total = np.where(scored, r, 0.0) @ w
-    total[~scored.any(axis=1)] = np.nan
+    unscored = np.isnan(r)
+    if not unscored.any():
+        return r @ w
+    total = np.where(unscored, 0.0, r) @ w
+    total[unscored.all(axis=1)] = np.nan
     return total

@@ -45,6 +45,7 @@ from ppobr_trl._config_checks import (
 from ppobr_trl._ratio_inputs import (
     grpo_sequence_level,
     grpo_token_level,
+    joined,
     loss_mask,
     rloo_sequence_sum,
 )
@@ -107,6 +108,16 @@ class PPOBRMixin:
             return x
         return self.accelerator.reduce(x.to(self.accelerator.device), reduction="sum")
 
+    def _ppobr_global_signals(self, ent) -> list[float]:
+        """[Σ m·H, Σ m, Σ k3, Σ m] over all processes: the batch's entropy sums and the pending
+        KL sums, in one collective (none on a single process)."""
+        parts = (ent, self._ppobr_kl)
+        if self.accelerator.num_processes == 1 and all(isinstance(p, np.ndarray) for p in parts):
+            return np.concatenate(parts).tolist()
+        device = self.accelerator.device
+        vec = torch.cat([torch.as_tensor(p).to(device, torch.float64) for p in parts])
+        return self._ppobr_sum_over_processes(vec).tolist()
+
     def _ppobr_pending_kl(self) -> tuple[float, float]:
         s, c = self._ppobr_sum_over_processes(torch.as_tensor(self._ppobr_kl)).tolist()
         return s, c
@@ -129,9 +140,7 @@ class PPOBRMixin:
         if entropies is None:
             entropies = self._ppobr_policy_entropies(batch)
         ent = masked_entropy_sums(entropies, loss_mask(batch))
-        pending_kl = torch.as_tensor(self._ppobr_kl).to(ent.device, torch.float64)
-        signals = self._ppobr_sum_over_processes(torch.cat([ent, pending_kl]))
-        ent_sum, ent_count, kl_sum, kl_count = signals.tolist()
+        ent_sum, ent_count, kl_sum, kl_count = self._ppobr_global_signals(ent)
         self._ppobr_kl = self._ppobr_kl * 0.0
         entropy = ent_sum / ent_count if ent_count > 0 else math.nan
         kl_mean = kl_sum / kl_count if kl_count > 0 else math.nan
@@ -140,13 +149,15 @@ class PPOBRMixin:
         eps = float(self.ppobr.update(entropy, returns if returns.size else None, kl=kl))
         self._ppobr_set_bounds(eps)
         diag = self.ppobr.diagnostics
-        scored = returns[~np.isnan(returns)]
+        reward_mean = float(returns.mean()) if returns.size else math.nan
+        if math.isnan(reward_mean) and returns.size:
+            reward_mean = float(np.nanmean(returns))  # NaN only if none was scored
         record = {
             "eps_low": self.epsilon_low,
             "eps_high": self.epsilon_high,
             "entropy": entropy,
             "kl": kl_mean,  # NaN unless the controller reads it
-            "reward_mean": float(scored.mean()) if scored.size else math.nan,
+            "reward_mean": reward_mean,
             "phi": float(diag.get("phi", math.nan)),
             "psi": float(diag.get("psi", math.nan)),
         }
@@ -227,34 +238,35 @@ class PPOBRMixin:
         return loss
 
     def _ppobr_record_clip_stats(self, inputs: dict[str, Any], loss_out: tuple) -> None:
-        """Keeps this micro-step's ratio inputs (references and views, no work) and the bounds
-        its loss read, for the next flush (not timed: a few list appends)."""
-        logps = loss_out[0].detach()
-        if self._ppobr_is_rloo:
-            ratio = rloo_sequence_sum(inputs, logps)
-        elif self.importance_sampling_level == "sequence":
-            ratio = grpo_sequence_level(inputs, logps)
-        else:
-            ratio = grpo_token_level(inputs, logps)
-        self._ppobr_steps.append((ratio, self.epsilon_low, self.epsilon_high))
+        """Keeps this micro-step's loss inputs and log-probs (references, no work) and the bounds
+        its loss read, for the next flush."""
+        self._ppobr_steps.append((inputs, loss_out[0], self.epsilon_low, self.epsilon_high))
         metrics = self._metrics["train"]
         metrics["ppobr/loss_eps_low"].append(self.epsilon_low)
         metrics["ppobr/loss_eps_high"].append(self.epsilon_high)
 
+    @torch.no_grad()
     def _ppobr_flush_clip_stats(self) -> None:
         """The kernel's statistics (docs/SPEC.md §2.2) of the kept micro-steps, one call per run
-        of micro-steps with the same bounds and trailing shape (in practice: all of them),
+        of micro-steps with the same bounds and completion length (in practice: all of them),
         folded into the log's totals and, for a controller that reads it, the batch's KL sum."""
         runs: list[tuple[tuple, list]] = []
-        for ratio, low, high in self._ppobr_steps:
-            key = (low, high, ratio.new.shape[1:])
+        for inputs, logps, low, high in self._ppobr_steps:
+            key = (low, high, logps.shape[1:])
             if runs and runs[-1][0] == key:
-                runs[-1][1].append(ratio)
+                runs[-1][1].append((inputs, logps))
             else:
-                runs.append((key, [ratio]))
+                runs.append((key, [(inputs, logps)]))
         self._ppobr_steps = []
         for (low, high, _), steps in runs:
-            sums, counts = statistics_of(steps, low, high)
+            inputs, logps = joined(steps)
+            if self._ppobr_is_rloo:
+                ratio = rloo_sequence_sum(inputs, logps)
+            elif self.importance_sampling_level == "sequence":
+                ratio = grpo_sequence_level(inputs, logps)
+            else:
+                ratio = grpo_token_level(inputs, logps)
+            sums, counts = statistics_of(ratio, low, high)
             self._ppobr_log_stats.add(sums, counts)
             if not self._ppobr_reads_kl:
                 continue
