@@ -1,4 +1,4 @@
-"""The ratio each TRL loss clips, rebuilt from the tensors that loss call already has.
+"""The ratio each TRL loss clips, rebuilt on the host from the tensors that loss call had.
 
 - GRPOTrainer, ``importance_sampling_level="token"``: one ratio per completion token,
   r_it = exp(log π_θ − log π_old), weighted by the completion mask (times the tool mask);
@@ -14,66 +14,64 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from ppobr_trl._clip_stats import RatioInputs
+from ppobr_trl._host import host
 
 # the loss inputs a ratio is built from (the others are not read)
 _RATIO_KEYS = ("completion_mask", "tool_mask", "advantages", "old_per_token_logps", "old_logps")
 
 
-def joined(steps: list[tuple[dict[str, Any], torch.Tensor]]) -> tuple[dict[str, Any], torch.Tensor]:
-    """Several micro-steps' (loss inputs, log-probs), of one completion length, as one batch:
-    the ratio of the whole is then built with one op per tensor instead of one per step."""
+def joined(
+    steps: list[tuple[dict[str, Any], torch.Tensor]],
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Several micro-steps' (loss inputs, log-probs), of one completion length, as one batch of
+    host arrays: the ratio of the whole is then built with one op per array, not per step."""
     first = steps[0][0]
     keys = [k for k in _RATIO_KEYS if first.get(k) is not None]
-    inputs = {k: torch.cat([s[0][k] for s in steps]) for k in keys}
-    return inputs, torch.cat([s[1] for s in steps])
+    inputs = {k: np.concatenate([host(s[0][k]) for s in steps]) for k in keys}
+    return inputs, np.concatenate([host(s[1]) for s in steps])
 
 
-def loss_mask(inputs: dict[str, Any]) -> torch.Tensor:
+def loss_mask(inputs: dict[str, Any]):
+    """The completion mask, times the tool mask if any (tensors or arrays alike)."""
     mask = inputs["completion_mask"]
     if "tool_mask" in inputs:
         mask = mask * inputs["tool_mask"]
     return mask
 
 
-def _per_sequence(advantages: torch.Tensor) -> torch.Tensor:
-    return advantages if advantages.dim() == 1 else advantages[:, 0]
+def _per_sequence(advantages: np.ndarray) -> np.ndarray:
+    return advantages if advantages.ndim == 1 else advantages[:, 0]
 
 
-def grpo_token_level(inputs: dict[str, Any], logps) -> RatioInputs:
+def grpo_token_level(inputs: dict[str, np.ndarray], logps: np.ndarray) -> RatioInputs:
     old = inputs.get("old_per_token_logps")
     adv = inputs["advantages"]
-    if adv.dim() == 1:
-        adv = adv.unsqueeze(1)
+    if adv.ndim == 1:
+        adv = adv[:, None]
     return RatioInputs(
         logps,
         logps if old is None else old,
-        adv.expand_as(logps),
+        np.broadcast_to(adv, logps.shape),
         loss_mask(inputs),
     )
 
 
-def grpo_sequence_level(inputs: dict[str, Any], logps) -> RatioInputs:
+def grpo_sequence_level(inputs: dict[str, np.ndarray], logps: np.ndarray) -> RatioInputs:
     old = inputs.get("old_per_token_logps")
-    mask = loss_mask(inputs).to(logps.dtype)
+    mask = loss_mask(inputs).astype(logps.dtype)
     tokens = mask.sum(-1)
-    log_ratio = ((logps - (logps if old is None else old)) * mask).sum(-1) / tokens.clamp(min=1.0)
+    log_ratio = ((logps - (logps if old is None else old)) * mask).sum(-1) / np.maximum(tokens, 1)
     return RatioInputs(
-        log_ratio,
-        torch.zeros_like(log_ratio),
-        _per_sequence(inputs["advantages"]),
-        tokens > 0,
+        log_ratio, np.zeros_like(log_ratio), _per_sequence(inputs["advantages"]), tokens > 0
     )
 
 
-def rloo_sequence_sum(inputs: dict[str, Any], logps) -> RatioInputs:
-    mask = inputs["completion_mask"]
-    new = (logps * mask).sum(1)
+def rloo_sequence_sum(inputs: dict[str, np.ndarray], logps: np.ndarray) -> RatioInputs:
+    new = (logps * inputs["completion_mask"]).sum(1).astype(logps.dtype)
     return RatioInputs(
-        new,
-        inputs["old_logps"].to(new.dtype),
-        _per_sequence(inputs["advantages"]),
-        torch.ones_like(new),
+        new, inputs["old_logps"], _per_sequence(inputs["advantages"]), np.ones_like(new)
     )

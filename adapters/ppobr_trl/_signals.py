@@ -8,7 +8,7 @@
   optimization steps (KL-adaptive adapts to the KL its last update produced).
 
 The entropy's (sum, count) and the KL's (sum, count) travel as one vector, so a distributed
-run pays one collective and one host transfer per generation batch for both.
+run pays one collective per generation batch for both.
 """
 
 from __future__ import annotations
@@ -16,24 +16,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ppobr_trl._host import host
 
-def masked_entropy_sums(entropies: torch.Tensor, mask: torch.Tensor):
-    """[Σ m·H, Σ m], float64: a NumPy array for CPU tensors (views, summed on the host without
-    torch's per-op dispatch), else a tensor on the entropies' device (no host transfer)."""
-    if entropies.is_cpu:
-        e = entropies.detach().numpy().reshape(-1).astype(np.float64)
-        m = mask.numpy().reshape(-1).astype(np.float64)
-        return np.array([e @ m, m.sum()])
-    m = mask.to(torch.float64)
-    e = entropies.detach().to(torch.float64)
-    return torch.stack([(e * m).sum(), m.sum()])
+
+def masked_entropy_sums(entropies: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
+    """[Σ m·H, Σ m] in float64, summed on the host."""
+    e = host(entropies).reshape(-1).astype(np.float64)
+    m = host(mask).reshape(-1).astype(np.float64)
+    return np.array([e @ m, m.sum()])
 
 
 def completion_returns(rewards_per_func: torch.Tensor, reward_weights: torch.Tensor) -> np.ndarray:
     """Each completion's total reward Σ_f w_f·r_f over the reward functions that scored it, in
     float64 on the host; NaN where every reward function returned None."""
-    r = rewards_per_func.detach().to("cpu", torch.float64).numpy()
-    w = reward_weights.detach().to("cpu", torch.float64).numpy()
+    r = host(rewards_per_func).astype(np.float64)
+    w = host(reward_weights).astype(np.float64)
     unscored = np.isnan(r)
     if not unscored.any():
         return r @ w

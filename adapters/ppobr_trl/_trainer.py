@@ -31,8 +31,6 @@ from trl import GRPOTrainer, RLOOTrainer
 
 import ppobr_core
 from ppobr_torch._input_rules import require_controller
-from ppobr_torch._loss import stats_from_sums
-from ppobr_torch._stats import all_reduce_stats
 from ppobr_trl._checkpoint import load_state, save_state
 from ppobr_trl._clip_range import clip_bounds, clip_higher_ratio
 from ppobr_trl._clip_stats import KL_K3, RunningStats, statistics_of
@@ -52,6 +50,9 @@ from ppobr_trl._ratio_inputs import (
 from ppobr_trl._signals import completion_returns, masked_entropy_sums
 
 _REQUIRED: Any = object()
+# Kernel statistics that say nothing here: the entropy is not asked for (ppobr/entropy is the
+# batch's H_t; TRL logs the loss-time entropy itself) and TRL's loss has no dual clip.
+_NOT_LOGGED = ("entropy", "dual_clip_fraction")
 
 
 class PPOBRMixin:
@@ -92,7 +93,7 @@ class PPOBRMixin:
         self._ppobr_loss_out: tuple | None = None
         self._ppobr_log_stats = RunningStats()  # since the last log
         self._ppobr_steps: list[tuple] = []  # micro-steps whose statistics are not computed yet
-        self._ppobr_kl = np.zeros(2)  # this batch's local [Σ k3, Σ m]; a tensor on a device
+        self._ppobr_kl = np.zeros(2)  # this batch's local [Σ k3, Σ m]
         self.ppobr_history: list[dict[str, float]] = []
         # seconds spent in this mixin's own work (signals, update, statistics, its logs), for
         # the overhead benchmark: wall, and CPU (little disturbed by a loaded machine)
@@ -111,15 +112,13 @@ class PPOBRMixin:
     def _ppobr_global_signals(self, ent) -> list[float]:
         """[Σ m·H, Σ m, Σ k3, Σ m] over all processes: the batch's entropy sums and the pending
         KL sums, in one collective (none on a single process)."""
-        parts = (ent, self._ppobr_kl)
-        if self.accelerator.num_processes == 1 and all(isinstance(p, np.ndarray) for p in parts):
-            return np.concatenate(parts).tolist()
-        device = self.accelerator.device
-        vec = torch.cat([torch.as_tensor(p).to(device, torch.float64) for p in parts])
-        return self._ppobr_sum_over_processes(vec).tolist()
+        vec = np.concatenate([ent, self._ppobr_kl])
+        if self.accelerator.num_processes == 1:
+            return vec.tolist()
+        return self._ppobr_sum_over_processes(torch.from_numpy(vec)).tolist()
 
     def _ppobr_pending_kl(self) -> tuple[float, float]:
-        s, c = self._ppobr_sum_over_processes(torch.as_tensor(self._ppobr_kl)).tolist()
+        s, c = self._ppobr_sum_over_processes(torch.from_numpy(self._ppobr_kl)).tolist()
         return s, c
 
     def _ppobr_computes_old_logps(self) -> bool:
@@ -141,7 +140,7 @@ class PPOBRMixin:
             entropies = self._ppobr_policy_entropies(batch)
         ent = masked_entropy_sums(entropies, loss_mask(batch))
         ent_sum, ent_count, kl_sum, kl_count = self._ppobr_global_signals(ent)
-        self._ppobr_kl = self._ppobr_kl * 0.0
+        self._ppobr_kl = np.zeros(2)
         entropy = ent_sum / ent_count if ent_count > 0 else math.nan
         kl_mean = kl_sum / kl_count if kl_count > 0 else math.nan
         returns = completion_returns(self._ppobr_gen_rewards, self.reward_weights)
@@ -239,13 +238,15 @@ class PPOBRMixin:
 
     def _ppobr_record_clip_stats(self, inputs: dict[str, Any], loss_out: tuple) -> None:
         """Keeps this micro-step's loss inputs and log-probs (references, no work) and the bounds
-        its loss read, for the next flush."""
-        self._ppobr_steps.append((inputs, loss_out[0], self.epsilon_low, self.epsilon_high))
+        its loss read, for the next flush. The log-probs are kept detached: holding the loss's
+        output itself would keep its whole autograd graph (and what TRL's fused log-prob head
+        keeps on it) alive until the flush, and slow every step down."""
+        logps = loss_out[0].detach()
+        self._ppobr_steps.append((inputs, logps, self.epsilon_low, self.epsilon_high))
         metrics = self._metrics["train"]
         metrics["ppobr/loss_eps_low"].append(self.epsilon_low)
         metrics["ppobr/loss_eps_high"].append(self.epsilon_high)
 
-    @torch.no_grad()
     def _ppobr_flush_clip_stats(self) -> None:
         """The kernel's statistics (docs/SPEC.md §2.2) of the kept micro-steps, one call per run
         of micro-steps with the same bounds and completion length (in practice: all of them),
@@ -268,24 +269,18 @@ class PPOBRMixin:
                 ratio = grpo_token_level(inputs, logps)
             sums, counts = statistics_of(ratio, low, high)
             self._ppobr_log_stats.add(sums, counts)
-            if not self._ppobr_reads_kl:
-                continue
-            if isinstance(sums, np.ndarray):
-                self._ppobr_kl[0] += sums[KL_K3]
-                self._ppobr_kl[1] += counts[KL_K3]
-            else:
-                kl = torch.stack([sums[KL_K3], counts[KL_K3]])
-                self._ppobr_kl = torch.as_tensor(self._ppobr_kl, device=kl.device) + kl
+            if self._ppobr_reads_kl:
+                self._ppobr_kl += (sums[KL_K3], counts[KL_K3])
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if self.model.training:
             start, cpu_start = time.perf_counter(), time.process_time()
             metrics = self._metrics["train"]
             self._ppobr_flush_clip_stats()
-            totals = self._ppobr_log_stats.take()
-            if totals is not None:
-                for name, value in stats_from_sums(*all_reduce_stats(*totals)).items():
-                    if name != "entropy":  # not asked for: ppobr/entropy is the batch's H_t
+            means = self._ppobr_log_stats.take_means(self.accelerator.num_processes > 1)
+            if means is not None:
+                for name, value in means.items():
+                    if name not in _NOT_LOGGED:
                         metrics[f"ppobr/{name}"].append(value)
             if not metrics.get("ppobr/eps_low"):
                 # no update since the last log: the bounds in force, for a continuous curve

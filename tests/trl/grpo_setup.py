@@ -47,12 +47,18 @@ def rloo_config(output_dir: str, **overrides) -> RLOOConfig:
     return grpo_config(output_dir, config_cls=RLOOConfig, **overrides)
 
 
-def build(args: GRPOConfig, controller=None, seed: int = 0, trainer_cls=None):
-    """GRPOTrainer when controller is None, else PPOBRGRPOTrainer with it."""
+def build(args: GRPOConfig, controller=None, seed: int = 0, trainer_cls=None, saved_to=None):
+    """GRPOTrainer when controller is None, else PPOBRGRPOTrainer with it. ``saved_to``: save
+    the tiny model in that folder and pass its path, which TRL needs to build a reference
+    model (beta > 0) for a model that is not on the hub."""
     tokenizer = char_tokenizer()
     task = TASKS["repeat"]
+    model = tiny_llama(tokenizer, seed)
+    if saved_to is not None:
+        model.save_pretrained(saved_to)
+        model = str(saved_to)
     kwargs = dict(
-        model=tiny_llama(tokenizer, seed),
+        model=model,
         reward_funcs=task.reward_func(COMPLETION),
         args=args,
         train_dataset=task.dataset(seed, 256),

@@ -4,7 +4,9 @@ bounds, keeps the clip-higher ratio, and is the ε TRL's loss used."""
 import math
 
 import pytest
+import torch
 from grpo_setup import GENERATE_EVERY, build, grpo_config, train_logs
+from ppobr_trl import PPOBRGRPOTrainer
 
 import ppobr_core
 
@@ -73,17 +75,58 @@ def test_kl_adaptive_reads_the_previous_batch_kl(tmp_path):
     assert history[2]["eps_low"] < history[1]["eps_low"]
 
 
-def test_on_policy_run_still_measures_the_batch_entropy(tmp_path):
-    """Where TRL keeps no π_old the trainer warns, and computes the entropy in its own pass."""
+class _EntropyCheck(PPOBRGRPOTrainer):
+    """Computes, before each update, the batch's masked mean token entropy under the policy
+    and under the reference model, from each model's own logits."""
+
+    policy: list
+    reference: list
+
+    @torch.no_grad()
+    def _mean_entropy(self, model, batch) -> float:
+        ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
+        attention = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
+        length = batch["completion_ids"].size(1)
+        logits = model(input_ids=ids, attention_mask=attention).logits[:, -length - 1 : -1]
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        ent = -(logp.exp() * logp).sum(-1)
+        mask = batch["completion_mask"]
+        return float((ent * mask).sum() / mask.sum())
+
+    def _ppobr_update(self, batch):
+        self.policy = getattr(self, "policy", []) + [self._mean_entropy(self.model, batch)]
+        self.reference = getattr(self, "reference", []) + [
+            self._mean_entropy(self.ref_model, batch)
+        ]
+        super()._ppobr_update(batch)
+
+
+def test_on_policy_run_measures_the_policy_entropy_not_the_reference_model(tmp_path):
+    """Where TRL keeps no π_old the trainer warns and computes the entropy in its own pass; with
+    beta > 0 the generation's first log-prob pass is the reference model's, which must not be
+    taken for the policy's."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trainer = build(
-            grpo_config(str(tmp_path), num_iterations=1, steps_per_generation=1, max_steps=2),
+            grpo_config(
+                str(tmp_path),
+                num_iterations=1,
+                steps_per_generation=1,
+                max_steps=3,
+                beta=0.5,
+                learning_rate=3e-2,
+            ),
             controller=ppobr_core.PPOBRController(eps0=0.2, window=4),
+            trainer_cls=_EntropyCheck,
+            saved_to=tmp_path / "model",
         )
     train_logs(trainer)
-    assert len(trainer.ppobr_history) == 2
-    for h in trainer.ppobr_history:
-        assert 0.0 < h["entropy"] <= math.log(41) + 1e-6  # at most log V
+    measured = [h["entropy"] for h in trainer.ppobr_history]
+    assert len(measured) == 3
+    assert measured == pytest.approx(trainer.policy, rel=1e-5)
+    for h in measured:
+        assert 0.0 < h <= math.log(41) + 1e-6  # at most log V
+    # after two optimizer steps the policy's entropy is no longer the reference model's
+    assert abs(measured[-1] - trainer.reference[-1]) > 1e-4

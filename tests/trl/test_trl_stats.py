@@ -1,6 +1,7 @@
-"""The per-micro-step clip statistics and their running totals: folding steps one by one
-equals one kernel call over all their samples; a step without tokens is neutral; a non-finite
-value at a padding position is ignored, at a counted position refused."""
+"""The clip statistics of kept micro-steps and their running totals: folding steps one by one
+equals one call over the joined steps and one core call over all their samples; a step without
+tokens is neutral; a non-finite value at a padding position is ignored, at a counted position
+refused."""
 
 import math
 
@@ -11,7 +12,7 @@ from ppobr_trl._clip_stats import RunningStats, empty_stats, statistics_of
 from ppobr_trl._ratio_inputs import grpo_token_level, joined
 
 import ppobr_core
-from ppobr_torch import STAT_NAMES, stats_from_sums
+from ppobr_torch import STAT_NAMES
 
 
 def _steps(seed, n=3, shape=(4, 5)):
@@ -24,16 +25,19 @@ def _steps(seed, n=3, shape=(4, 5)):
             "advantages": torch.randn(shape[0], generator=g),
             "old_per_token_logps": 0.1 * torch.randn(shape, generator=g),
         }
-        out.append((inputs, 0.3 * torch.randn(shape, generator=g)))
+        out.append((inputs, 0.3 * torch.randn(shape, generator=g, requires_grad=True)))
     return out
 
 
-def _ratio(step):
-    return grpo_token_level(*step)
+def _ratio(steps):
+    return grpo_token_level(*joined(steps))
 
 
-def _means(totals):
-    return stats_from_sums(*(torch.as_tensor(t) for t in totals))
+def _means(*parts):
+    running = RunningStats()
+    for sums, counts in parts:
+        running.add(sums, counts)
+    return running.take_means(distributed=False)
 
 
 def _same(a, b):
@@ -47,13 +51,10 @@ def _same(a, b):
 
 def test_joined_and_running_totals_equal_one_core_call_over_all_steps():
     steps = _steps(0)
-    running = RunningStats()
-    for step in steps:
-        running.add(*statistics_of(_ratio(step), 0.2, 0.28))
-    folded = _means(running.take())
-    _same(_means(statistics_of(grpo_token_level(*joined(steps)), 0.2, 0.28)), folded)
+    folded = _means(*(statistics_of(_ratio([s]), 0.2, 0.28) for s in steps))
+    _same(_means(statistics_of(_ratio(steps), 0.2, 0.28)), folded)
     whole = ppobr_core.clipped_surrogate(
-        np.concatenate([logps.numpy() for _, logps in steps]),
+        np.concatenate([logps.detach().numpy() for _, logps in steps]),
         np.concatenate([i["old_per_token_logps"].numpy() for i, _ in steps]),
         np.concatenate([np.repeat(i["advantages"].numpy()[:, None], 5, 1) for i, _ in steps]),
         eps_low=0.2,
@@ -61,33 +62,30 @@ def test_joined_and_running_totals_equal_one_core_call_over_all_steps():
         mask=np.concatenate([i["completion_mask"].numpy() for i, _ in steps]).astype(np.float32),
     ).stats
     _same(folded, whole)
-    assert running.take() is None  # take() starts afresh
+    running = RunningStats()
+    running.add(*statistics_of(_ratio(steps), 0.2, 0.2))
+    assert running.take_means(distributed=False) is not None
+    assert running.take_means(distributed=False) is None  # taking starts afresh
 
 
 def test_step_without_tokens_is_neutral():
-    steps = [_ratio(step) for step in _steps(1, n=2)]
-    empty = steps[0]._replace(mask=torch.zeros_like(steps[0].mask))
-    alone, mixed = RunningStats(), RunningStats()
-    alone.add(*statistics_of(steps[1], 0.2, 0.2))
-    mixed.add(*statistics_of(empty, 0.2, 0.2))
-    mixed.add(*statistics_of(steps[1], 0.2, 0.2))
-    _same(_means(alone.take()), _means(mixed.take()))
-    only_empty = RunningStats()
-    only_empty.add(*empty_stats(np.zeros(1)))
-    assert all(math.isnan(v) for v in _means(only_empty.take()).values())
-    sums, counts = empty_stats(torch.zeros(1))
-    assert sums.dtype == torch.float64 and not counts.any()
+    steps = _steps(1, n=2)
+    full = _ratio(steps[1:])
+    empty = full._replace(mask=np.zeros_like(full.mask))
+    alone = _means(statistics_of(full, 0.2, 0.2))
+    mixed = _means(statistics_of(empty, 0.2, 0.2), statistics_of(full, 0.2, 0.2))
+    _same(alone, mixed)
+    assert all(math.isnan(v) for v in _means(empty_stats()).values())
 
 
 def test_non_finite_padding_is_ignored_and_counted_value_refused():
-    step = _ratio(_steps(2, n=1)[0])
+    step = _ratio(_steps(2, n=1))
     clean = _means(statistics_of(step, 0.2, 0.2))
-    padded = step.new.clone()
-    hole = (step.mask == 0).nonzero()[0]
-    padded[tuple(hole)] = math.nan
+    padded = step.new.copy()
+    padded[tuple(np.argwhere(step.mask == 0)[0])] = math.nan
     _same(_means(statistics_of(step._replace(new=padded), 0.2, 0.2)), clean)
-    counted = step.new.clone()
-    counted[tuple((step.mask == 1).nonzero()[0])] = math.inf
+    counted = step.new.copy()
+    counted[tuple(np.argwhere(step.mask == 1)[0])] = math.inf
     with pytest.raises(ppobr_core.InvalidArgumentError, match="logp_new"):
         statistics_of(step._replace(new=counted), 0.2, 0.2)
     assert len(clean) == len(STAT_NAMES)
