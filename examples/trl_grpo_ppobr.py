@@ -7,7 +7,7 @@ prints its reward and token entropy per generation batch, PPO-BR also its ε.
 
     python examples/trl_grpo_ppobr.py                 # constant ε = 0.2, then PPO-BR
     python examples/trl_grpo_ppobr.py --steps 400 --seed 1
-    python examples/trl_grpo_ppobr.py --device cuda   # through the torch path on a GPU
+    python examples/trl_grpo_ppobr.py --device cuda   # on a GPU (PPO-BR's own sums run on the host)
 
 The lines that differ from a plain TRL GRPO script are marked "PPO-BR".
 """

@@ -12,8 +12,9 @@ Importing it imports ppobr_core, ppobr_torch, torch, transformers and trl.
 - :class:`PPOBRMixin`: the mixin both are made of, for a subclass of either trainer.
 - Metrics ``ppobr/eps_low``, ``ppobr/eps_high``, ``ppobr/phi``, ``ppobr/psi``, ``ppobr/entropy``
   and the kernel's statistics ``ppobr/clip_fraction{,_low,_high}``, ``ppobr/kl_k{1,2,3}``,
-  ``ppobr/ratio_*`` (all-reduced over processes) go through TRL's logs; the controller's state goes into every checkpoint
-  (``ppobr_controller.json``) and comes back with ``resume_from_checkpoint``.
+  ``ppobr/ratio_*`` (all-reduced over processes) go through TRL's logs; the controller's
+  state goes into every checkpoint (``ppobr_controller.json``) and comes back with
+  ``resume_from_checkpoint``.
 - Refused: ``use_liger_loss`` (it captures ε at init) and loss types that do not clip the ratio
   to [1 − ε_low, 1 + ε_high]. Warned (:class:`OnPolicyWarning`): a configuration where the
   ratio is always 1.
