@@ -18,18 +18,29 @@ condition (no CPU). The first slice of each trainer (setup up to its first step)
 
 Reported over every step of every round (a round: two fresh trainers from one seed):
 
-- overhead = Σ t_ppobr / Σ t_plain − 1 over the paired steps, in wall time (perf_counter) and
-  CPU time (process_time; the waiting thread uses none), with a 95% bootstrap CI that resamples
-  whole rounds (build order, thread order and memory layout are a round's, and they move the
-  ratio by a few tenths of a percent: rounds alternate them, and are the independent units);
-- the median of the per-step ratios t_ppobr / t_plain − 1;
-- direct: the seconds the mixin times inside its own hooks per step / plain's step time.
+- overhead = Σ t_ppobr / Σ t_plain − 1 over all the paired steps, in CPU time (process_time;
+  the waiting thread uses none) and wall time (perf_counter), with a 95% bootstrap CI that
+  resamples pairs of rounds. The trainer built first in a round, which also gets the first
+  thread, runs about half a percent faster than the other for the whole round (memory layout;
+  --null shows it), so neither a step nor a round is an independent unit: rounds alternate the
+  order, and a pair of rounds (one of each order) is the unit;
+- the median over pairs of a pair's overhead, with an exact distribution-free 95% CI, and the
+  median round of each build order (their gap is the order effect);
+- the median of the per-step ratios t_ppobr / t_plain − 1 (blind to a cost paid only at the
+  generation and log steps, a minority: a check, not an overhead estimate);
+- direct: the seconds the mixin times inside its own hooks per step / plain's step time;
+- each trainer's minor page faults per step. Each trainer runs on a thread of its own and so
+  allocates from one of glibc's per-thread arenas, which give memory back to the system and
+  fault it in again far more than the main thread's heap, by amounts that depend on the exact
+  sequence of allocations. Where the two kinds' faults differ, the step-time ratio measures
+  that, not the work PPO-BR adds (see docs/RESULTS_LLM.md); glibc's ``MALLOC_*`` variables in
+  the environment are recorded.
 
 ``--null`` puts a plain GRPOTrainer on both sides: the overhead it reports is the method's own
-bias and noise (it should hold 0 within its CI).
+bias and noise.
 
-    python benchmarks/trl_overhead.py --rounds 16 --steps 128 --hidden 64
-    python benchmarks/trl_overhead.py --rounds 16 --steps 128 --hidden 64 --null
+    python benchmarks/trl_overhead.py --rounds 64 --steps 128 --hidden 64
+    python benchmarks/trl_overhead.py --rounds 64 --steps 128 --hidden 64 --null
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ import json
 import os
 import platform
 import random
+import resource
 import statistics
 import sys
 import threading
@@ -52,6 +64,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from ppobr_trl import PPOBRGRPOTrainer  # noqa: E402
+from scipy import stats  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 
@@ -61,6 +74,12 @@ from ppobr_study.llm.tiny_model import char_tokenizer, tiny_llama  # noqa: E402
 
 KINDS = ("plain", "ppobr")
 COMPLETION = 16
+
+
+def _page_faults() -> int:
+    """This thread's minor page faults so far (memory the allocator had given back to the
+    system and touches again)."""
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
 
 
 class LockStep:
@@ -78,7 +97,8 @@ class LockStep:
         self.done = dict.fromkeys(KINDS, False)
         self.slices: dict[str, list[tuple[float, float]]] = {k: [] for k in KINDS}
         self.rng: dict[str, tuple] = {}
-        self._clock: tuple[float, float] = (0.0, 0.0)
+        self._clock: tuple[float, float, int] = (0.0, 0.0, 0)
+        self.faults: dict[str, list[int]] = {k: [] for k in KINDS}
 
     def _other(self, kind: str) -> str:
         return KINDS[1 - KINDS.index(kind)]
@@ -100,14 +120,15 @@ class LockStep:
             np.random.set_state(np_state)
             random.setstate(py_state)
         torch.set_num_threads(self.threads)
-        self._clock = (time.perf_counter(), time.process_time())
+        self._clock = (time.perf_counter(), time.process_time(), _page_faults())
 
     def keep_rng(self, kind: str) -> None:
         self.rng[kind] = (torch.get_rng_state(), np.random.get_state(), random.getstate())
 
     def hand_on(self, kind: str, final: bool = False) -> None:
-        wall0, cpu0 = self._clock
+        wall0, cpu0, faults0 = self._clock
         self.slices[kind].append((time.perf_counter() - wall0, time.process_time() - cpu0))
+        self.faults[kind].append(_page_faults() - faults0)
         self.keep_rng(kind)
         with self.cond:
             self.done[kind] = final
@@ -225,19 +246,27 @@ def run_round(a, seed: int, first: str) -> dict:
         "wall": {k: [s[0] for s in steps[k]] for k in KINDS},
         "cpu": {k: [s[1] for s in steps[k]] for k in KINDS},
         "direct_wall": getattr(ours, "ppobr_seconds", 0.0),
+        "faults": {k: sum(lockstep.faults[k][1:]) for k in KINDS},
         "direct_cpu": getattr(ours, "ppobr_cpu_seconds", 0.0),
     }
 
 
 def overhead(rounds: list[dict], clock: str, resamples: int, seed: int) -> dict:
-    """Σ t_ppobr / Σ t_plain − 1 over every step, with a 95% CI from a bootstrap over whole
-    rounds: a round's two trainers share a build order, thread order and memory layout, which
-    move the ratio by a few tenths of a percent (see --null), so rounds are the independent
-    units, not steps."""
+    """Σ t_ppobr / Σ t_plain − 1 over every step, with a 95% CI from a bootstrap over pairs of
+    rounds. The trainer built first in a round (and given the first thread) runs faster by
+    about half a percent for the whole round (see --null), so a round is not an independent
+    unit and neither is a step; rounds 2k and 2k + 1 build in both orders, and a pair of them
+    is one unit with that effect cancelled. Also: each pair's overhead (its Σ over its two
+    rounds), their median with an exact distribution-free 95% CI (``scipy.stats.quantile_test``),
+    and each order's median round."""
     sums = np.asarray([(sum(r[clock]["plain"]), sum(r[clock]["ppobr"])) for r in rounds])
+    pairs = sums.reshape(-1, 2, 2).sum(1)  # [pair, (plain, ppobr)]
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(sums), size=(resamples, len(sums)))
-    boot = sums[idx, 1].sum(1) / sums[idx, 0].sum(1) - 1.0
+    idx = rng.integers(0, len(pairs), size=(resamples, len(pairs)))
+    boot = pairs[idx, 1].sum(1) / pairs[idx, 0].sum(1) - 1.0
+    per_pair = pairs[:, 1] / pairs[:, 0] - 1.0
+    median_ci = stats.quantile_test(per_pair, q=0.0, p=0.5).confidence_interval(0.95)
+    per_round = sums[:, 1] / sums[:, 0] - 1.0
     per_step = np.concatenate(
         [np.asarray(r[clock]["ppobr"]) / np.asarray(r[clock]["plain"]) - 1.0 for r in rounds]
     )
@@ -247,7 +276,12 @@ def overhead(rounds: list[dict], clock: str, resamples: int, seed: int) -> dict:
         "ppobr_step_seconds": float(sums[:, 1].sum() / steps),
         "overhead": float(sums[:, 1].sum() / sums[:, 0].sum() - 1.0),
         "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
-        "per_round": [float(x) for x in sums[:, 1] / sums[:, 0] - 1.0],
+        "median_pair": float(np.median(per_pair)),
+        "median_pair_ci95": [float(median_ci.low), float(median_ci.high)],
+        "median_round_plain_built_first": float(np.median(per_round[0::2])),
+        "median_round_ppobr_built_first": float(np.median(per_round[1::2])),
+        "per_round": [float(x) for x in per_round],
+        "round_seconds": sums.tolist(),  # [round][plain, ppobr]: Σ over the round's steps
         "median_per_step_ratio": float(np.median(per_step)),
         "steps": steps,
     }
@@ -269,6 +303,8 @@ def main(argv=None) -> dict:
     )
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
+    if a.rounds < 2 or a.rounds % 2:
+        p.error("--rounds: an even number (rounds are paired, one of each build order)")
     torch.set_num_threads(a.threads)
     load_before = os.getloadavg()
     started = time.perf_counter()
@@ -288,6 +324,19 @@ def main(argv=None) -> dict:
         "direct_wall": sum(r["direct_wall"] for r in rounds) / total_steps / plain_wall,
         "direct_cpu": sum(r["direct_cpu"] for r in rounds) / total_steps / plain_cpu,
         "direct_cpu_seconds_per_step": sum(r["direct_cpu"] for r in rounds) / total_steps,
+        "page_faults_per_step": {
+            k: sum(r["faults"][k] for r in rounds) / total_steps for k in KINDS
+        },
+        **run_record(started, load_before),
+    }
+    report(result, a.json)
+    return result
+
+
+def run_record(started: float, load_before) -> dict:
+    """What a result needs besides its numbers: how long, how loaded, on what."""
+    return {
+        "malloc_environment": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
         "seconds": time.perf_counter() - started,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
@@ -295,12 +344,14 @@ def main(argv=None) -> dict:
         "machine": platform.processor() or platform.machine(),
         "torch": torch.__version__,
     }
+
+
+def report(result: dict, path: str | None) -> None:
     text = json.dumps(result, indent=2)
     print(text)
-    if a.json:
-        with open(a.json, "w") as f:
+    if path:
+        with open(path, "w") as f:
             f.write(text + "\n")
-    return result
 
 
 if __name__ == "__main__":

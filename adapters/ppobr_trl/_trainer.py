@@ -24,7 +24,6 @@ import os
 import time
 from typing import Any
 
-import numpy as np
 import torch
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from trl import GRPOTrainer, RLOOTrainer
@@ -93,7 +92,7 @@ class PPOBRMixin:
         self._ppobr_loss_out: tuple | None = None
         self._ppobr_log_stats = RunningStats()  # since the last log
         self._ppobr_steps: list[tuple] = []  # micro-steps whose statistics are not computed yet
-        self._ppobr_kl = np.zeros(2)  # this batch's local [Σ k3, Σ m]
+        self._ppobr_kl = (0.0, 0.0)  # this batch's local (Σ k3, Σ m)
         self.ppobr_history: list[dict[str, float]] = []
         # seconds spent in this mixin's own work (signals, update, statistics, its logs), for
         # the overhead benchmark: wall, and CPU (little disturbed by a loaded machine)
@@ -109,16 +108,17 @@ class PPOBRMixin:
             return x
         return self.accelerator.reduce(x.to(self.accelerator.device), reduction="sum")
 
-    def _ppobr_global_signals(self, ent) -> list[float]:
+    def _ppobr_global_signals(self, ent: tuple[float, float]) -> list[float]:
         """[Σ m·H, Σ m, Σ k3, Σ m] over all processes: the batch's entropy sums and the pending
         KL sums, in one collective (none on a single process)."""
-        vec = np.concatenate([ent, self._ppobr_kl])
+        vec = [*ent, *self._ppobr_kl]
         if self.accelerator.num_processes == 1:
-            return vec.tolist()
-        return self._ppobr_sum_over_processes(torch.from_numpy(vec)).tolist()
+            return vec
+        return self._ppobr_sum_over_processes(torch.tensor(vec, dtype=torch.float64)).tolist()
 
     def _ppobr_pending_kl(self) -> tuple[float, float]:
-        s, c = self._ppobr_sum_over_processes(torch.from_numpy(self._ppobr_kl)).tolist()
+        pending = torch.tensor(self._ppobr_kl, dtype=torch.float64)
+        s, c = self._ppobr_sum_over_processes(pending).tolist()
         return s, c
 
     def _ppobr_computes_old_logps(self) -> bool:
@@ -140,17 +140,14 @@ class PPOBRMixin:
             entropies = self._ppobr_policy_entropies(batch)
         ent = masked_entropy_sums(entropies, loss_mask(batch))
         ent_sum, ent_count, kl_sum, kl_count = self._ppobr_global_signals(ent)
-        self._ppobr_kl = np.zeros(2)
+        self._ppobr_kl = (0.0, 0.0)
         entropy = ent_sum / ent_count if ent_count > 0 else math.nan
         kl_mean = kl_sum / kl_count if kl_count > 0 else math.nan
-        returns = completion_returns(self._ppobr_gen_rewards, self.reward_weights)
+        returns, reward_mean = completion_returns(self._ppobr_gen_rewards, self.reward_weights)
         kl = kl_mean if self._ppobr_reads_kl else None
         eps = float(self.ppobr.update(entropy, returns if returns.size else None, kl=kl))
         self._ppobr_set_bounds(eps)
         diag = self.ppobr.diagnostics
-        reward_mean = float(returns.mean()) if returns.size else math.nan
-        if math.isnan(reward_mean) and returns.size:
-            reward_mean = float(np.nanmean(returns))  # NaN only if none was scored
         record = {
             "eps_low": self.epsilon_low,
             "eps_high": self.epsilon_high,
@@ -270,7 +267,8 @@ class PPOBRMixin:
             sums, counts = statistics_of(ratio, low, high)
             self._ppobr_log_stats.add(sums, counts)
             if self._ppobr_reads_kl:
-                self._ppobr_kl += (sums[KL_K3], counts[KL_K3])
+                kl_sum, kl_count = self._ppobr_kl
+                self._ppobr_kl = (kl_sum + float(sums[KL_K3]), kl_count + float(counts[KL_K3]))
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if self.model.training:
@@ -317,7 +315,7 @@ class PPOBRMixin:
         self._ppobr_set_bounds(self.ppobr.epsilon)
         # The saved KL sums are global: one process holds them so the next reduce counts them once.
         first = self.accelerator.is_main_process
-        self._ppobr_kl = np.array([kl_sum, kl_count] if first else [0.0, 0.0])
+        self._ppobr_kl = (kl_sum, kl_count) if first else (0.0, 0.0)
 
 
 class PPOBRGRPOTrainer(PPOBRMixin, GRPOTrainer):

@@ -37,14 +37,14 @@ def zoo_file(tmp_path):
     return path
 
 
-def _compare(out, hyperparams, steps=None, trainer="sb3", seeds=(0,)):
+def _compare(out, hyperparams, steps=None, trainer="sb3", seeds=(0,), workers=1):
     return compare.compare(
         ["CartPole-v1"],
         ["ppo", "ppobr"],
         list(seeds),
         steps,
         trainer=trainer,
-        workers=1,
+        workers=workers,
         out=str(out),
         plots=False,
         progress=False,
@@ -103,6 +103,27 @@ def test_a_run_folder_never_mixes_hyperparameters(tmp_path, zoo_file, capsys):
     _compare(defaults, None, steps="256")
     with pytest.raises(SystemExit, match="holds a run made with other hyper-parameters"):
         _compare(defaults, zoo_file, steps="256")
+
+
+def test_worker_processes_train_with_the_file_as_one_process_does(tmp_path, zoo_file):
+    # the section travels to each worker process with its job: two workers write the runs one
+    # process writes, bit for bit
+    folders = {}
+    for workers in (1, 2):
+        out = tmp_path / f"workers{workers}"
+        result = _compare(out, zoo_file, seeds=(0, 1), workers=workers)
+        assert result["failures"] == [] and result["runs_executed"] == 4
+        folders[workers] = out / "CartPole-v1_256"
+    for controller in ("ppo", "ppobr"):
+        for seed in (0, 1):
+            runs = [folders[w] / controller / f"seed{seed}" for w in (1, 2)]
+            metas = [json.loads((d / "run.json").read_text()) for d in runs]
+            assert [m["config"]["hyperparameters"] for m in metas] == [SECTION, SECTION]
+            assert metas[0]["config"]["sb3_hyperparameters"]["n_steps"] == 64
+            columns = [runfolder.read_csv_columns(d / "iterations.csv") for d in runs]
+            assert columns[0].keys() == columns[1].keys()
+            for name in ("global_step", "epsilon", "learning_rate", "clip_fraction"):
+                assert list(columns[0][name]) == list(columns[1][name]), (controller, seed, name)
 
 
 def test_steps_overrides_n_timesteps_and_says_so(tmp_path, zoo_file, capsys):
