@@ -251,6 +251,23 @@ def run_round(a, seed: int, first: str) -> dict:
     }
 
 
+def paired_overhead(pairs: np.ndarray, resamples: int, seed: int) -> dict:
+    """``pairs``: [unit, (plain seconds, PPO-BR seconds)], the independent units of a run.
+    Σ t_ppobr / Σ t_plain − 1 with a 95% bootstrap CI that resamples units, and the median
+    unit's overhead with an exact distribution-free 95% CI (``scipy.stats.quantile_test``)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(pairs), size=(resamples, len(pairs)))
+    boot = pairs[idx, 1].sum(1) / pairs[idx, 0].sum(1) - 1.0
+    per_pair = pairs[:, 1] / pairs[:, 0] - 1.0
+    median_ci = stats.quantile_test(per_pair, q=0.0, p=0.5).confidence_interval(0.95)
+    return {
+        "overhead": float(pairs[:, 1].sum() / pairs[:, 0].sum() - 1.0),
+        "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
+        "median_pair": float(np.median(per_pair)),
+        "median_pair_ci95": [float(median_ci.low), float(median_ci.high)],
+    }
+
+
 def overhead(rounds: list[dict], clock: str, resamples: int, seed: int) -> dict:
     """Σ t_ppobr / Σ t_plain − 1 over every step, with a 95% CI from a bootstrap over pairs of
     rounds. The trainer built first in a round (and given the first thread) runs faster by
@@ -261,11 +278,6 @@ def overhead(rounds: list[dict], clock: str, resamples: int, seed: int) -> dict:
     and each order's median round."""
     sums = np.asarray([(sum(r[clock]["plain"]), sum(r[clock]["ppobr"])) for r in rounds])
     pairs = sums.reshape(-1, 2, 2).sum(1)  # [pair, (plain, ppobr)]
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(pairs), size=(resamples, len(pairs)))
-    boot = pairs[idx, 1].sum(1) / pairs[idx, 0].sum(1) - 1.0
-    per_pair = pairs[:, 1] / pairs[:, 0] - 1.0
-    median_ci = stats.quantile_test(per_pair, q=0.0, p=0.5).confidence_interval(0.95)
     per_round = sums[:, 1] / sums[:, 0] - 1.0
     per_step = np.concatenate(
         [np.asarray(r[clock]["ppobr"]) / np.asarray(r[clock]["plain"]) - 1.0 for r in rounds]
@@ -274,10 +286,7 @@ def overhead(rounds: list[dict], clock: str, resamples: int, seed: int) -> dict:
     return {
         "plain_step_seconds": float(sums[:, 0].sum() / steps),
         "ppobr_step_seconds": float(sums[:, 1].sum() / steps),
-        "overhead": float(sums[:, 1].sum() / sums[:, 0].sum() - 1.0),
-        "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
-        "median_pair": float(np.median(per_pair)),
-        "median_pair_ci95": [float(median_ci.low), float(median_ci.high)],
+        **paired_overhead(pairs, resamples, seed),
         "median_round_plain_built_first": float(np.median(per_round[0::2])),
         "median_round_ppobr_built_first": float(np.median(per_round[1::2])),
         "per_round": [float(x) for x in per_round],

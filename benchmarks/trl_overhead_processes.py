@@ -125,7 +125,6 @@ def run_child(kind: str, a) -> dict:
 
 def main(argv=None) -> dict:
     import numpy as np
-    from scipy import stats
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--pairs", type=int, default=16)
@@ -156,11 +155,6 @@ def main(argv=None) -> dict:
         print(f"pair {i + 1}/{a.pairs} done", file=sys.stderr, flush=True)
     w = a.warmup
     sums = np.array([[sum(r[k]["cpu"][w:]) for k in KINDS] for r in pairs])
-    rng = np.random.default_rng(0)
-    idx = rng.integers(0, len(sums), size=(a.resamples, len(sums)))
-    boot = sums[idx, 1].sum(1) / sums[idx, 0].sum(1) - 1.0
-    per_pair = sums[:, 1] / sums[:, 0] - 1.0
-    median_ci = stats.quantile_test(per_pair, q=0.0, p=0.5).confidence_interval(0.95)
     timed = a.pairs * (a.steps - w)
     plain_step = sums[:, 0].sum() / timed
     result = {
@@ -172,11 +166,8 @@ def main(argv=None) -> dict:
         "same_training": True,  # checked for every pair above
         "plain_step_seconds": float(plain_step),
         "ppobr_step_seconds": float(sums[:, 1].sum() / timed),
-        "overhead": float(sums[:, 1].sum() / sums[:, 0].sum() - 1.0),
-        "ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
-        "median_pair": float(np.median(per_pair)),
-        "median_pair_ci95": [float(median_ci.low), float(median_ci.high)],
-        "per_pair": [float(x) for x in per_pair],
+        **lockstep_module().paired_overhead(sums, a.resamples, seed=0),
+        "per_pair": [float(x) for x in sums[:, 1] / sums[:, 0] - 1.0],
         "pair_seconds": sums.tolist(),  # [pair][plain, ppobr]: Σ over the timed steps
         "faults_per_step": {
             k: float(np.mean([np.mean(r[k]["faults"][w:]) for r in pairs])) for k in KINDS

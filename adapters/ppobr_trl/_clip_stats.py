@@ -28,9 +28,10 @@ _THREADED_FROM = 1 << 20
 
 
 class RatioInputs(NamedTuple):
-    """What a loss's ratio r = exp(new − old) is formed from, as host arrays of one shape (the
-    advantages may be a broadcast view); mask weights the samples. No entropy: TRL logs the
-    loss-time entropy itself, so the kernel's entropy statistic is not asked for."""
+    """What a loss's ratio r = exp(new − old) is formed from, as contiguous host arrays of one
+    shape and one float dtype (as ``ppobr_trl._ratio_inputs`` builds them); mask weights the
+    samples. No entropy: TRL logs the loss-time entropy itself, so the kernel's entropy
+    statistic is not asked for."""
 
     new: np.ndarray
     old: np.ndarray
@@ -48,20 +49,18 @@ def empty_stats() -> tuple[np.ndarray, np.ndarray]:
 
 def statistics_of(ratio: RatioInputs, eps_low: float, eps_high: float):
     """(sums, counts), float64 [len(STAT_NAMES)], in one call of the core."""
-    dtype = ratio.new.dtype
-    mask = ratio.mask.astype(dtype, copy=False)
+    mask = ratio.mask
     if not mask.any():
         # Nothing to count (the core refuses an all-zero mask); still neutral to every total.
         return empty_stats()
-    # contiguous: broadcast advantages are copied once, which the core then reads fastest
-    arrays = [np.ascontiguousarray(x, dtype) for x in (ratio.new, ratio.old, ratio.advantages)]
+    arrays = [ratio.new, ratio.old, ratio.advantages]
     try:
         res = _core_call(arrays, mask, eps_low, eps_high)
     except ppobr_core.InvalidArgumentError:
         # A non-finite value at a padding position: zero the padding and ask again (a non-finite
         # value at a counted position is refused again, naming its argument).
         keep = mask > 0
-        arrays = [np.where(keep, a, 0).astype(dtype) for a in arrays]
+        arrays = [np.where(keep, a, 0).astype(a.dtype) for a in arrays]
         res = _core_call(arrays, mask, eps_low, eps_high)
     return res.sums_array, res.counts_array
 

@@ -1,8 +1,7 @@
-"""Tensors to NumPy on the host, without torch's per-op dispatch where none is needed.
+"""Tensors to NumPy on the host, for what the core reads (the ratio inputs, the returns).
 
-The mixin's own arithmetic (signal sums, ratio inputs, the kernel's statistics) runs on the
-host: a CPU tensor that needs no gradient is read through a NumPy view (no copy, no torch op);
-any other tensor is detached and copied once. On an accelerator that is one copy per tensor per
+A CPU tensor that needs no gradient is read through a NumPy view (no copy, no torch op); any
+other tensor is detached and copied once. On an accelerator that is one copy per array per
 flush or generation batch, next to the host transfers TRL's own logging makes every step.
 """
 

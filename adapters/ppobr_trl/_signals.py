@@ -18,6 +18,8 @@ import math
 import numpy as np
 import torch
 
+from ppobr_trl._host import host
+
 # The reductions run as torch ops on the tensors where TRL left them, not as NumPy ops on host
 # copies: right after a training step torch's code is hot in the CPU's caches and NumPy's is
 # cold, and on a small model that made the same few reductions several times slower in NumPy.
@@ -47,5 +49,5 @@ def completion_returns(
         count = scored.numel()
     else:
         count = total.numel()
-    returns = total.cpu().numpy()
+    returns = host(total)
     return returns, (total_sum / count if count else math.nan)
