@@ -1,59 +1,68 @@
-"""PPO-BR's overhead per GRPO optimizer step: PPOBRGRPOTrainer against TRL's plain
-GRPOTrainer at the same constant ε, trained step by step in lock step in one process.
+"""PPO-BR's overhead per GRPO optimizer step: PPOBRGRPOTrainer's hooks against TRL's own, on
+the same training, measured side by side in one process.
 
-The PPO-BR side runs ``PPOBRController(eps0=0.2, lambda1=0, lambda2=0)``: ε ≡ ε0 bit-exactly
+Both sides run ``PPOBRController(eps0=0.2, lambda1=0, lambda2=0)``: ε ≡ ε0 bit-exactly
 (docs/SPEC.md §1), while every piece of PPO-BR's work still runs (entropy reduction, reward
-window, controller update, clip statistics, logging). The two trainings are therefore
-bit-identical (checked: every logged loss and every final weight), both trainers do the same
-model work on the same completions, and the step-time ratio measures exactly the overhead.
+window, controller update, clip statistics, logging). A plain GRPOTrainer at ε = 0.2 trains the
+same way bit for bit, so PPO-BR's work is the only difference.
 
-Lock step: each trainer's ``train()`` runs in its own thread, and a baton lets one thread run at
-a time. A thread hands the baton on at every ``on_step_begin`` (and at ``on_train_end``), so a
-*slice* is one whole optimizer step: generation when due, forward/backward, optimizer step,
-logging, the next batch's fetch. Slice k of the two trainers runs back to back, in the order
-(plain, PPO-BR) for even k and (PPO-BR, plain) for odd k, and each thread's random-number state
-(torch, NumPy, random) is saved when it hands the baton on and restored when it gets it back,
-so each trainer draws exactly the numbers it would draw alone. The other thread waits on a
-condition (no CPU). The first slice of each trainer (setup up to its first step) is dropped.
+Crossover lock step. A round builds two trainers, x and y, from one seed; both are
+:class:`Switchable`: a PPOBRGRPOTrainer whose TRL hooks (every method the mixin overrides) run
+the mixin's code while ``ppobr_on`` is set and GRPOTrainer's own code otherwise (one Python
+call in between either way, so the two sides differ by PPO-BR's work alone). Each ``train()``
+runs in a greenlet of the main thread, so both allocate from the main heap as a user's script
+does (threads would give each a per-thread glibc arena, which faults pages in far more often,
+by amounts that depend on the exact sequence of allocations).
 
-Reported over every step of every round (a round: two fresh trainers from one seed):
+Training is cut into blocks of ``--block`` optimizer steps (default: one generation period,
+4 steps, about 0.1 s), placed so that no block ends on a step where PPO-BR works (a generation
+step, which runs the update, or a log step, which runs the clip-statistics flush): whatever
+PPO-BR's work does to the CPU's caches then slows the same training's next step, in the same
+block, as it would alone. Block k of x and block k of y run back to back; PPO-BR is on in x for
+even k and in y for odd k; the steps before the first boundary and after the last run with
+PPO-BR off on both sides and are not timed. Rounds come in pairs on one seed: x runs first in
+every block of the first, y in the second, so the side that runs first is PPO-BR half the time.
+Each training's random-number state (torch, NumPy, random) is saved when its block ends and
+restored when its next begins, so x and y draw exactly the numbers they would draw alone and
+train the same (checked: every logged loss and every final weight). The objects alive when
+training starts (the libraries' ~400,000) are frozen out of Python's garbage collector
+(``gc.freeze``): a full collection walks them in ~150 ms and lands on whichever training
+happens to allocate when the threshold is crossed.
 
-- overhead = Σ t_ppobr / Σ t_plain − 1 over all the paired steps, in CPU time (process_time;
-  the waiting thread uses none) and wall time (perf_counter), with a 95% bootstrap CI that
-  resamples pairs of rounds. The trainer built first in a round, which also gets the first
-  thread, runs about half a percent faster than the other for the whole round (memory layout;
-  --null shows it), so neither a step nor a round is an independent unit: rounds alternate the
-  order, and a pair of rounds (one of each order) is the unit;
-- the median over pairs of a pair's overhead, with an exact distribution-free 95% CI, and the
-  median round of each build order (their gap is the order effect);
-- the median of the per-step ratios t_ppobr / t_plain − 1 (blind to a cost paid only at the
-  generation and log steps, a minority: a check, not an overhead estimate);
+Why this design: the machine's speed drifts (other tenants of the host), by several percent
+within a second, so the two sides must run close together in time: short blocks, back to
+back. A training also keeps a speed of its own for a while (memory layout), so neither x nor
+y may always be one side: they cross over every block. And PPO-BR's cost includes what its
+work does to the caches of the training's next steps, which an interleaving at every step
+would hand to the other side.
+
+Reported (a pair of rounds is the independent unit):
+
+- overhead = Σ t_on / Σ t_off − 1 over every block of every round, in CPU time (process_time;
+  one thread runs at a time) and wall time (perf_counter), with a 95% bootstrap CI that
+  resamples pairs of rounds; the median pair's overhead with an exact distribution-free 95% CI;
 - direct: the seconds the mixin times inside its own hooks per step / plain's step time;
-- each trainer's minor page faults per step. Each trainer runs on a thread of its own and so
-  allocates from one of glibc's per-thread arenas, which give memory back to the system and
-  fault it in again far more than the main thread's heap, by amounts that depend on the exact
-  sequence of allocations. Where the two kinds' faults differ, the step-time ratio measures
-  that, not the work PPO-BR adds (see docs/RESULTS_LLM.md); glibc's ``MALLOC_*`` variables in
-  the environment are recorded.
+- each side's minor page faults per step.
 
-``--null`` puts a plain GRPOTrainer on both sides: the overhead it reports is the method's own
-bias and noise.
+``--null`` leaves PPO-BR off on both sides: the overhead it reports is the method's own bias
+and noise.
 
-    python benchmarks/trl_overhead.py --rounds 64 --steps 128 --hidden 64
-    python benchmarks/trl_overhead.py --rounds 64 --steps 128 --hidden 64 --null
+    python benchmarks/trl_overhead.py --rounds 256 --steps 44 --hidden 64
+    python benchmarks/trl_overhead.py --rounds 64 --steps 44 --hidden 64 --null
+
+Needs ``greenlet`` (``pip install greenlet``; the ``bench`` extra).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
 import random
 import resource
-import statistics
 import sys
-import threading
 import time
 import warnings
 
@@ -61,9 +70,11 @@ import warnings
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
+import greenlet  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from ppobr_trl import PPOBRGRPOTrainer  # noqa: E402
+from ppobr_trl._trainer import PPOBRMixin  # noqa: E402
 from scipy import stats  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 from trl import GRPOConfig, GRPOTrainer  # noqa: E402
@@ -73,87 +84,145 @@ from ppobr_study.llm.tasks import TASKS  # noqa: E402
 from ppobr_study.llm.tiny_model import char_tokenizer, tiny_llama  # noqa: E402
 
 KINDS = ("plain", "ppobr")
+INSTANCES = ("x", "y")
 COMPLETION = 16
+# optimizer steps between generations: steps_per_generation × num_iterations /
+# gradient_accumulation_steps in build()'s configuration
+GENERATION_PERIOD = 4
+
+
+def block_phase(steps: int, block: int, logging_steps: int) -> int:
+    """The phase p at which blocks end (after each step s ≡ p mod ``block``) such that no block
+    ends on a step where PPO-BR works (a generation, which runs the update, or a log, which
+    runs the flush): its effect on the caches then falls on the same training's next step, in
+    the same block, as it does when the training runs alone."""
+    busy = {
+        s % block
+        for s in range(1, steps + 1)
+        if (s - 1) % GENERATION_PERIOD == 0 or s % logging_steps == 0
+    }
+    free = [p for p in range(block) if p not in busy]
+    if not free:
+        raise ValueError(
+            f"--block {block}: every phase ends a block on a generation or log step "
+            f"(generation every {GENERATION_PERIOD} steps, a log every {logging_steps})"
+        )
+    return free[-1]
+
+
+def full_blocks(steps: int, block: int, phase: int) -> int:
+    """Blocks between the first boundary (after step ``phase``; the steps before it are the
+    setup slice) and the last one (the steps after it end with train(), not a boundary)."""
+    boundaries = [g for g in range(phase, steps) if g % block == phase]
+    return max(len(boundaries) - 1, 0)
 
 
 def _page_faults() -> int:
-    """This thread's minor page faults so far (memory the allocator had given back to the
-    system and touches again)."""
+    """This thread's minor page faults so far."""
     return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
 
 
-class LockStep:
-    """Runs two trainers' slices one at a time, in the order (a, b), (b, a), (a, b), …
+class Switchable(PPOBRGRPOTrainer):
+    """PPOBRGRPOTrainer whose TRL hooks run the mixin's code while ``ppobr_on`` is set and
+    GRPOTrainer's own code otherwise."""
 
-    ``slices[kind]`` holds each slice's (wall, cpu) seconds, setup slice first.
+    ppobr_on = True
+
+
+def _switched(name: str):
+    ours, theirs = getattr(PPOBRMixin, name), getattr(GRPOTrainer, name)
+
+    def hook(self, *args, **kwargs):
+        return (ours if self.ppobr_on else theirs)(self, *args, **kwargs)
+
+    hook.__name__ = name
+    return hook
+
+
+# every TRL method the mixin overrides
+HOOKS = tuple(
+    name
+    for name, value in vars(PPOBRMixin).items()
+    if callable(value) and hasattr(GRPOTrainer, name)
+)
+for _name in HOOKS:
+    setattr(Switchable, _name, _switched(_name))
+
+
+class LockStep:
+    """Runs the blocks of two trainings one at a time, each ``train()`` in a greenlet of this
+    thread, with PPO-BR on in one of them per block (see the module docstring).
+
+    ``blocks[instance]`` holds each block's (kind, wall, cpu, page faults), setup slice first.
     """
 
-    def __init__(self, first: str, threads: int):
-        self.first = first
-        self.threads = threads
-        self.cond = threading.Condition()
-        self.owner = first
-        self.index = dict.fromkeys(KINDS, 0)
-        self.done = dict.fromkeys(KINDS, False)
-        self.slices: dict[str, list[tuple[float, float]]] = {k: [] for k in KINDS}
+    def __init__(self, a, leader: str):
+        self.threads, self.block, self.null = a.threads, a.block, a.null
+        self.phase, self.full = a.phase, full_blocks(a.steps, a.block, a.phase)
+        self.order = (leader, INSTANCES[1 - INSTANCES.index(leader)])
+        self.main = greenlet.getcurrent()
+        self.blocks: dict[str, list[tuple[str, float, float, int]]] = {i: [] for i in INSTANCES}
         self.rng: dict[str, tuple] = {}
+        self._kind = "plain"
         self._clock: tuple[float, float, int] = (0.0, 0.0, 0)
-        self.faults: dict[str, list[int]] = {k: [] for k in KINDS}
 
-    def _other(self, kind: str) -> str:
-        return KINDS[1 - KINDS.index(kind)]
+    def keep_rng(self, instance: str) -> None:
+        self.rng[instance] = (torch.get_rng_state(), np.random.get_state(), random.getstate())
 
-    def _next_owner(self, kind: str) -> str:
-        """Who runs after `kind` ends its slice k: the other one if `kind` went first in pair k,
-        else the first of pair k + 1 (orders alternate, so that is `kind` itself)."""
-        k = self.index[kind]
-        leader = self.first if k % 2 == 0 else self._other(self.first)
-        nxt = self._other(kind) if kind == leader else kind
-        return self._other(nxt) if self.done[nxt] else nxt
-
-    def acquire(self, kind: str) -> None:
-        with self.cond:
-            self.cond.wait_for(lambda: self.owner == kind)
-        if kind in self.rng:
-            torch_state, np_state, py_state = self.rng.pop(kind)
-            torch.set_rng_state(torch_state)
-            np.random.set_state(np_state)
-            random.setstate(py_state)
+    def _start(self, instance: str, kind: str) -> None:
+        torch_state, np_state, py_state = self.rng.pop(instance)
+        torch.set_rng_state(torch_state)
+        np.random.set_state(np_state)
+        random.setstate(py_state)
         torch.set_num_threads(self.threads)
+        self._kind = kind
         self._clock = (time.perf_counter(), time.process_time(), _page_faults())
 
-    def keep_rng(self, kind: str) -> None:
-        self.rng[kind] = (torch.get_rng_state(), np.random.get_state(), random.getstate())
-
-    def hand_on(self, kind: str, final: bool = False) -> None:
+    def end_block(self, instance: str) -> None:
+        """Called by a training where its block ends: records it and hands control back."""
         wall0, cpu0, faults0 = self._clock
-        self.slices[kind].append((time.perf_counter() - wall0, time.process_time() - cpu0))
-        self.faults[kind].append(_page_faults() - faults0)
-        self.keep_rng(kind)
-        with self.cond:
-            self.done[kind] = final
-            nxt = self._next_owner(kind)
-            self.index[kind] += 1
-            self.owner = nxt
-            self.cond.notify_all()
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        self.blocks[instance].append((self._kind, wall, cpu, _page_faults() - faults0))
+        self.keep_rng(instance)
+        self.main.switch()
 
-    def yield_turn(self, kind: str) -> None:
-        self.hand_on(kind)
-        self.acquire(kind)
+    def run(self, trainers: dict) -> None:
+        """Slice k of both trainings, back to back, until both end: slice 0 is the setup and the
+        steps up to the first boundary, slices 1 … ``full`` the blocks, the last one the steps
+        after the last boundary (PPO-BR off on both sides outside the blocks). An exception in a
+        training propagates from its switch."""
+        runs = {i: greenlet.greenlet(trainers[i].train) for i in INSTANCES}
+        k = 0
+        while not all(g.dead for g in runs.values()):
+            block = k - 1
+            on = INSTANCES[block % 2] if 0 <= block < self.full else None
+            for instance in self.order:
+                kind = "ppobr" if instance == on else "plain"
+                trainers[instance].ppobr_on = kind == "ppobr" and not self.null
+                if not runs[instance].dead:
+                    self._start(instance, kind)
+                    runs[instance].switch()
+            k += 1
 
 
-class Baton(TrainerCallback):
-    def __init__(self, lockstep: LockStep, kind: str):
-        self.lockstep, self.kind = lockstep, kind
+class BlockEnd(TrainerCallback):
+    """Ends a slice at each block boundary (``on_step_begin`` after a step ≡ phase mod block)
+    and at the end of training."""
+
+    def __init__(self, lockstep: LockStep, instance: str):
+        self.lockstep, self.instance = lockstep, instance
 
     def on_step_begin(self, args, state, control, **kwargs):
-        self.lockstep.yield_turn(self.kind)
+        if state.global_step % self.lockstep.block == self.lockstep.phase:
+            self.lockstep.end_block(self.instance)
 
     def on_train_end(self, args, state, control, **kwargs):
-        self.lockstep.hand_on(self.kind, final=True)
+        self.lockstep.end_block(self.instance)
 
 
 def build(kind: str, a, seed: int, callbacks):
+    """A trainer of the benchmark's configuration: kind "plain" (GRPOTrainer), "ppobr"
+    (PPOBRGRPOTrainer at λ1 = λ2 = 0) or "switchable" (:class:`Switchable`, the same)."""
     tokenizer = char_tokenizer()
     task = TASKS["repeat"]
     args = GRPOConfig(
@@ -185,69 +254,56 @@ def build(kind: str, a, seed: int, callbacks):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if kind == "plain" or a.null:
+        if kind == "plain":
             return GRPOTrainer(**kwargs)
         controller = ppobr_core.PPOBRController(eps0=0.2, lambda1=0.0, lambda2=0.0)
-        return PPOBRGRPOTrainer(controller=controller, **kwargs)
+        cls = Switchable if kind == "switchable" else PPOBRGRPOTrainer
+        return cls(controller=controller, **kwargs)
 
 
-def require_identical(plain, ours) -> None:
-    """The two trainings must be the same bit for bit, or the step times do not compare."""
-    losses = [[h["loss"] for h in t.state.log_history if "loss" in h] for t in (plain, ours)]
+def require_identical(x, y) -> None:
+    """The two trainings must be the same bit for bit, or the block times do not compare."""
+    losses = [[h["loss"] for h in t.state.log_history if "loss" in h] for t in (x, y)]
     if not losses[0] or losses[0] != losses[1]:
         raise AssertionError(f"the logged losses differ: {losses}")
-    for (name, p), (_, q) in zip(plain.model.named_parameters(), ours.model.named_parameters()):
+    for (name, p), (_, q) in zip(x.model.named_parameters(), y.model.named_parameters()):
         if not torch.equal(p, q):
             raise AssertionError(f"the trained weights differ at {name}")
-    eps = {h["eps_low"] for h in ours.ppobr_history} | {h["eps_high"] for h in ours.ppobr_history}
-    if eps != {0.2}:
-        raise AssertionError(f"lambda1 = lambda2 = 0 must keep eps at 0.2, got {sorted(eps)}")
+    for t in (x, y):
+        eps = {h["eps_low"] for h in t.ppobr_history} | {h["eps_high"] for h in t.ppobr_history}
+        if eps - {0.2}:
+            raise AssertionError(f"lambda1 = lambda2 = 0 must keep eps at 0.2, got {sorted(eps)}")
 
 
-def run_round(a, seed: int, first: str) -> dict:
-    lockstep = LockStep(first, a.threads)
+def run_round(a, seed: int, leader: str) -> dict:
+    lockstep = LockStep(a, leader)
     trainers = {}
-    # The round's first trainer is also built first and gets the first thread: memory layout
-    # and allocator arenas then favour neither kind over the rounds.
-    order = (first, lockstep._other(first))
-    for kind in order:
+    for instance in INSTANCES:
         # A Trainer seeds the global generators when it is built, not when it trains: each
-        # thread starts from the state its own trainer's construction left.
-        trainers[kind] = build(kind, a, seed, [Baton(lockstep, kind)])
-        lockstep.keep_rng(kind)
-    errors: list[BaseException] = []
-
-    def work(kind: str) -> None:
-        try:
-            lockstep.acquire(kind)
-            trainers[kind].train()
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-            with lockstep.cond:
-                lockstep.done[kind] = True
-                lockstep.owner = lockstep._other(kind)
-                lockstep.cond.notify_all()
-
-    threads = [threading.Thread(target=work, args=(k,)) for k in order]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    if not a.null:
-        require_identical(trainers["plain"], trainers["ppobr"])
-    steps = {k: lockstep.slices[k][1:] for k in KINDS}  # the setup slice dropped
-    assert len(steps["plain"]) == len(steps["ppobr"]) == a.steps
-    ours = trainers["ppobr"]
+        # training starts from the state its own trainer's construction left.
+        trainers[instance] = build("switchable", a, seed, [BlockEnd(lockstep, instance)])
+        lockstep.keep_rng(instance)
+    # Python's full collections walk every object alive (~400,000 here, from the imported
+    # libraries): 150 ms each, falling on whichever training allocates when the threshold is
+    # crossed. Frozen, those objects are skipped; what the trainings allocate is collected as
+    # before, so the collections PPO-BR's own objects cause are still timed.
+    gc.collect()
+    gc.freeze()
+    try:
+        lockstep.run(trainers)
+    finally:
+        gc.unfreeze()
+    require_identical(trainers["x"], trainers["y"])
+    # the blocks only: not the setup slice, nor the steps after the last boundary
+    blocks = [b for i in INSTANCES for b in lockstep.blocks[i][1 : 1 + lockstep.full]]
+    assert len(blocks) == 2 * lockstep.full
     return {
         "seed": seed,
-        "first": first,
-        "wall": {k: [s[0] for s in steps[k]] for k in KINDS},
-        "cpu": {k: [s[1] for s in steps[k]] for k in KINDS},
-        "direct_wall": getattr(ours, "ppobr_seconds", 0.0),
-        "faults": {k: sum(lockstep.faults[k][1:]) for k in KINDS},
-        "direct_cpu": getattr(ours, "ppobr_cpu_seconds", 0.0),
+        "wall": {k: sum(b[1] for b in blocks if b[0] == k) for k in KINDS},
+        "cpu": {k: sum(b[2] for b in blocks if b[0] == k) for k in KINDS},
+        "faults": {k: sum(b[3] for b in blocks if b[0] == k) for k in KINDS},
+        "direct_wall": sum(t.ppobr_seconds for t in trainers.values()),
+        "direct_cpu": sum(t.ppobr_cpu_seconds for t in trainers.values()),
     }
 
 
@@ -268,38 +324,30 @@ def paired_overhead(pairs: np.ndarray, resamples: int, seed: int) -> dict:
     }
 
 
-def overhead(rounds: list[dict], clock: str, resamples: int, seed: int) -> dict:
-    """Σ t_ppobr / Σ t_plain − 1 over every step, with a 95% CI from a bootstrap over pairs of
-    rounds. The trainer built first in a round (and given the first thread) runs faster by
-    about half a percent for the whole round (see --null), so a round is not an independent
-    unit and neither is a step; rounds 2k and 2k + 1 build in both orders, and a pair of them
-    is one unit with that effect cancelled. Also: each pair's overhead (its Σ over its two
-    rounds), their median with an exact distribution-free 95% CI (``scipy.stats.quantile_test``),
-    and each order's median round."""
-    sums = np.asarray([(sum(r[clock]["plain"]), sum(r[clock]["ppobr"])) for r in rounds])
-    pairs = sums.reshape(-1, 2, 2).sum(1)  # [pair, (plain, ppobr)]
-    per_round = sums[:, 1] / sums[:, 0] - 1.0
-    per_step = np.concatenate(
-        [np.asarray(r[clock]["ppobr"]) / np.asarray(r[clock]["plain"]) - 1.0 for r in rounds]
-    )
-    steps = len(per_step)
+def overhead(rounds: list[dict], clock: str, resamples: int, seed: int, steps: int) -> dict:
+    """Σ t_ppobr / Σ t_plain − 1 over every block, with a 95% CI from a bootstrap over pairs of
+    rounds (one with x running first, one with y), and the median pair with an exact CI (see
+    ``paired_overhead``)."""
+    sums = np.asarray([(r[clock]["plain"], r[clock]["ppobr"]) for r in rounds])
     return {
         "plain_step_seconds": float(sums[:, 0].sum() / steps),
         "ppobr_step_seconds": float(sums[:, 1].sum() / steps),
-        **paired_overhead(pairs, resamples, seed),
-        "median_round_plain_built_first": float(np.median(per_round[0::2])),
-        "median_round_ppobr_built_first": float(np.median(per_round[1::2])),
-        "per_round": [float(x) for x in per_round],
-        "round_seconds": sums.tolist(),  # [round][plain, ppobr]: Σ over the round's steps
-        "median_per_step_ratio": float(np.median(per_step)),
-        "steps": steps,
+        **paired_overhead(sums.reshape(-1, 2, 2).sum(1), resamples, seed),
+        "round_seconds": sums.tolist(),  # [round][plain, ppobr]: Σ over the round's blocks
     }
 
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser()
     p.add_argument("--rounds", type=int, default=16)
-    p.add_argument("--steps", type=int, default=128)
+    p.add_argument("--steps", type=int, default=44, help="optimizer steps per training")
+    p.add_argument(
+        "--block",
+        type=int,
+        default=None,
+        help="optimizer steps per block; default: the generation period (4 steps); blocks "
+        "are placed so that none ends on a step that generates or logs",
+    )
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--threads", type=int, default=1)
@@ -308,34 +356,51 @@ def main(argv=None) -> dict:
     p.add_argument(
         "--null",
         action="store_true",
-        help="both sides plain GRPOTrainer: what the method reads when there is no overhead",
+        help="PPO-BR off on both sides: what the method reads when there is no overhead",
     )
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     if a.rounds < 2 or a.rounds % 2:
-        p.error("--rounds: an even number (rounds are paired, one of each build order)")
+        p.error("--rounds: an even number (rounds are paired: x runs first, then y)")
+    if a.block is None:
+        a.block = GENERATION_PERIOD
+    if a.block < 1:
+        p.error("--block: at least 1")
+    try:
+        a.phase = block_phase(a.steps, a.block, a.logging_steps)
+    except ValueError as exc:
+        p.error(str(exc))
+    blocks = full_blocks(a.steps, a.block, a.phase)
+    if blocks < 2 or blocks % 2:
+        p.error(
+            f"--steps {a.steps}: {blocks} whole blocks of {a.block} steps; an even number of at "
+            "least 2 is needed (PPO-BR is on in each training in every other block)"
+        )
     torch.set_num_threads(a.threads)
     load_before = os.getloadavg()
     started = time.perf_counter()
-    rounds = [run_round(a, seed=r, first=KINDS[r % 2]) for r in range(a.rounds)]
-    plain_wall = statistics.fmean(w for r in rounds for w in r["wall"]["plain"])
-    plain_cpu = statistics.fmean(c for r in rounds for c in r["cpu"]["plain"])
-    total_steps = a.rounds * a.steps
+    # seed r // 2 twice: x leading every block, then y
+    rounds = [run_round(a, seed=r // 2, leader=INSTANCES[r % 2]) for r in range(a.rounds)]
+    # steps timed per side: each round, every block of both trainings, half on each side
+    steps = a.rounds * full_blocks(a.steps, a.block, a.phase) * a.block
+    plain_wall = sum(r["wall"]["plain"] for r in rounds)
+    plain_cpu = sum(r["cpu"]["plain"] for r in rounds)
     result = {
         "model": f"llama {a.layers} layers, hidden {a.hidden}",
         "rounds": a.rounds,
-        "steps_per_round": a.steps,
+        "steps_per_training": a.steps,
+        "steps_per_block": a.block,
+        "block_phase": a.phase,
+        "blocks_per_training": full_blocks(a.steps, a.block, a.phase),
         "logging_steps": a.logging_steps,
         "null_control": a.null,
-        "bit_identical": not a.null,  # require_identical raised otherwise
-        "wall": overhead(rounds, "wall", a.resamples, 0),
-        "cpu": overhead(rounds, "cpu", a.resamples, 1),
-        "direct_wall": sum(r["direct_wall"] for r in rounds) / total_steps / plain_wall,
-        "direct_cpu": sum(r["direct_cpu"] for r in rounds) / total_steps / plain_cpu,
-        "direct_cpu_seconds_per_step": sum(r["direct_cpu"] for r in rounds) / total_steps,
-        "page_faults_per_step": {
-            k: sum(r["faults"][k] for r in rounds) / total_steps for k in KINDS
-        },
+        "bit_identical": True,  # require_identical raised otherwise
+        "wall": overhead(rounds, "wall", a.resamples, 0, steps),
+        "cpu": overhead(rounds, "cpu", a.resamples, 1, steps),
+        "direct_wall": sum(r["direct_wall"] for r in rounds) / plain_wall,
+        "direct_cpu": sum(r["direct_cpu"] for r in rounds) / plain_cpu,
+        "direct_cpu_seconds_per_step": sum(r["direct_cpu"] for r in rounds) / steps,
+        "page_faults_per_step": {k: sum(r["faults"][k] for r in rounds) / steps for k in KINDS},
         **run_record(started, load_before),
     }
     report(result, a.json)

@@ -14,6 +14,8 @@ python -m pip install jax "gymnasium[classic-control]>=1.1" torchrl
 python -m pip install "stable-baselines3>=2.9" "sb3-contrib>=2.9"
 # TRL (tests/trl): brings transformers, accelerate, datasets and tokenizers; keeps torch 2.13.0.
 python -m pip install "trl>=1.16"
+# greenlet: benchmarks/trl_overhead.py (two trainings on one thread), smoke-tested in tests/trl.
+python -m pip install "greenlet>=3"
 # The JAX study's CPU config (tests/jax_study): gymnax and optax. gymnax 1.0.1 needs jax < 0.12
 # and gymnasium < 1.4, so pip may downgrade those two here, before the package is built; it
 # imports six without declaring it. brax: the study's Brax path (a small hopper test);

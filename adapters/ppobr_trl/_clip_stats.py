@@ -39,30 +39,30 @@ class RatioInputs(NamedTuple):
     mask: np.ndarray
 
 
-def empty_stats() -> tuple[np.ndarray, np.ndarray]:
+def empty_stats() -> tuple[list[float], list[float]]:
     """(sums, counts) of no samples: ratio_min / ratio_max hold +inf / -inf, neutral for
     min / max."""
-    sums, counts = np.zeros(len(STAT_NAMES)), np.zeros(len(STAT_NAMES))
+    sums, counts = [0.0] * len(STAT_NAMES), [0.0] * len(STAT_NAMES)
     sums[RATIO_MIN], sums[RATIO_MAX] = math.inf, -math.inf
     return sums, counts
 
 
 def statistics_of(ratio: RatioInputs, eps_low: float, eps_high: float):
-    """(sums, counts), float64 [len(STAT_NAMES)], in one call of the core."""
-    mask = ratio.mask
-    if not mask.any():
-        # Nothing to count (the core refuses an all-zero mask); still neutral to every total.
-        return empty_stats()
+    """(sums, counts), lists of floats in STAT_NAMES order, from one call of the core."""
     arrays = [ratio.new, ratio.old, ratio.advantages]
     try:
-        res = _core_call(arrays, mask, eps_low, eps_high)
+        res = _core_call(arrays, ratio.mask, eps_low, eps_high)
     except ppobr_core.InvalidArgumentError:
+        # Checked here, not before every call: the core refuses an all-zero mask, and a batch
+        # with nothing to count is still neutral to every total.
+        keep = ratio.mask > 0
+        if not keep.any():
+            return empty_stats()
         # A non-finite value at a padding position: zero the padding and ask again (a non-finite
         # value at a counted position is refused again, naming its argument).
-        keep = mask > 0
         arrays = [np.where(keep, a, 0).astype(a.dtype) for a in arrays]
-        res = _core_call(arrays, mask, eps_low, eps_high)
-    return res.sums_array, res.counts_array
+        res = _core_call(arrays, ratio.mask, eps_low, eps_high)
+    return res.sums_array.tolist(), res.counts_array.tolist()
 
 
 def _core_call(arrays, mask, eps_low: float, eps_high: float):
@@ -80,20 +80,21 @@ def _core_call(arrays, mask, eps_low: float, eps_high: float):
 
 class RunningStats:
     """Σ over micro-steps of (sums, counts), folded as they arrive (ratio_min / ratio_max: the
-    min / max)."""
+    min / max). Eleven numbers per fold: Python floats, as NumPy's per-call cost (cold in the
+    CPU's caches between training steps) far exceeds the arithmetic."""
 
     def __init__(self) -> None:
-        self.sums: np.ndarray | None = None
-        self.counts: np.ndarray | None = None
+        self.sums: list[float] | None = None
+        self.counts: list[float] | None = None
 
-    def add(self, sums: np.ndarray, counts: np.ndarray) -> None:
+    def add(self, sums: list[float], counts: list[float]) -> None:
         if self.sums is None:
-            self.sums, self.counts = sums, counts
+            self.sums, self.counts = list(sums), list(counts)
             return
         low = min(self.sums[RATIO_MIN], sums[RATIO_MIN])
         high = max(self.sums[RATIO_MAX], sums[RATIO_MAX])
-        self.sums = self.sums + sums
-        self.counts = self.counts + counts
+        self.sums = [a + b for a, b in zip(self.sums, sums)]
+        self.counts = [a + b for a, b in zip(self.counts, counts)]
         self.sums[RATIO_MIN], self.sums[RATIO_MAX] = low, high
 
     def take_means(self, distributed: bool) -> dict[str, float] | None:
@@ -105,10 +106,11 @@ class RunningStats:
         sums, counts = self.sums, self.counts
         self.sums = self.counts = None
         if distributed:
-            s, c = all_reduce_stats(torch.from_numpy(sums), torch.from_numpy(counts))
-            sums, counts = s.numpy(), c.numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            means = sums / counts
-        means[RATIO_MIN], means[RATIO_MAX] = sums[RATIO_MIN], sums[RATIO_MAX]
-        means[counts == 0] = math.nan
-        return dict(zip(STAT_NAMES, means.tolist()))
+            s, c = all_reduce_stats(
+                torch.tensor(sums, dtype=torch.float64), torch.tensor(counts, dtype=torch.float64)
+            )
+            sums, counts = s.tolist(), c.tolist()
+        means = [s / c if c > 0 else math.nan for s, c in zip(sums, counts)]
+        for i in (RATIO_MIN, RATIO_MAX):
+            means[i] = sums[i] if counts[i] > 0 else math.nan
+        return dict(zip(STAT_NAMES, means))

@@ -38,11 +38,11 @@ def completion_returns(
     scored completions (NaN if none was scored)."""
     r = rewards_per_func.double()
     w = reward_weights.to(r.device, torch.float64)
-    total = r @ w
+    total = (r * w).sum(dim=1)  # elementwise ops, hot after a step, where a matmul is not
     total_sum = total.sum().item()
     if math.isnan(total_sum):  # some reward function returned None (or a reward is infinite)
         unscored = torch.isnan(r)
-        total = torch.where(unscored, 0.0, r) @ w
+        total = (torch.where(unscored, 0.0, r) * w).sum(dim=1)
         total[unscored.all(dim=1)] = math.nan
         scored = total[~torch.isnan(total)]
         total_sum = scored.sum().item() if scored.numel() else math.nan
