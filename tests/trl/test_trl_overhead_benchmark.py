@@ -19,7 +19,9 @@ def _run(tmp_path, *extra: str) -> dict:
     pytest.importorskip("greenlet", reason="the benchmark runs its trainings in greenlets")
     out = tmp_path / "overhead.json"
     env = dict(os.environ)
-    paths = [os.path.join(ROOT, d) for d in ("adapters", "study", "python")]
+    # the adapters and the study from the tree; ppobr_core as installed (the tree's python/
+    # folder holds its sources, not the built extension)
+    paths = [os.path.join(ROOT, d) for d in ("adapters", "study")]
     env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")])
     cmd = [sys.executable, SCRIPT, "--rounds", "2", "--steps", "20", "--resamples", "200"]
     subprocess.run(
