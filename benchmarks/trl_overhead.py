@@ -113,8 +113,7 @@ def block_phase(steps: int, block: int, logging_steps: int) -> int:
 def full_blocks(steps: int, block: int, phase: int) -> int:
     """Blocks between the first boundary (after step ``phase``; the steps before it are the
     setup slice) and the last one (the steps after it end with train(), not a boundary)."""
-    boundaries = [g for g in range(phase, steps) if g % block == phase]
-    return max(len(boundaries) - 1, 0)
+    return max(len(range(phase, steps, block)) - 1, 0)
 
 
 def _page_faults() -> int:
@@ -220,13 +219,13 @@ class BlockEnd(TrainerCallback):
         self.lockstep.end_block(self.instance)
 
 
-def build(kind: str, a, seed: int, callbacks):
-    """A trainer of the benchmark's configuration: kind "plain" (GRPOTrainer), "ppobr"
-    (PPOBRGRPOTrainer at λ1 = λ2 = 0) or "switchable" (:class:`Switchable`, the same)."""
+def build(instance: str, a, seed: int, callbacks) -> Switchable:
+    """One of a round's two trainers: a :class:`Switchable` at λ1 = λ2 = 0 in the benchmark's
+    configuration."""
     tokenizer = char_tokenizer()
     task = TASKS["repeat"]
     args = GRPOConfig(
-        output_dir=f"/tmp/ppobr_trl_overhead_{kind}",
+        output_dir=f"/tmp/ppobr_trl_overhead_{instance}",
         use_cpu=True,
         bf16=False,
         per_device_train_batch_size=16,
@@ -254,11 +253,8 @@ def build(kind: str, a, seed: int, callbacks):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if kind == "plain":
-            return GRPOTrainer(**kwargs)
         controller = ppobr_core.PPOBRController(eps0=0.2, lambda1=0.0, lambda2=0.0)
-        cls = Switchable if kind == "switchable" else PPOBRGRPOTrainer
-        return cls(controller=controller, **kwargs)
+        return Switchable(controller=controller, **kwargs)
 
 
 def require_identical(x, y) -> None:
@@ -281,7 +277,7 @@ def run_round(a, seed: int, leader: str) -> dict:
     for instance in INSTANCES:
         # A Trainer seeds the global generators when it is built, not when it trains: each
         # training starts from the state its own trainer's construction left.
-        trainers[instance] = build("switchable", a, seed, [BlockEnd(lockstep, instance)])
+        trainers[instance] = build(instance, a, seed, [BlockEnd(lockstep, instance)])
         lockstep.keep_rng(instance)
     # Python's full collections walk every object alive (~400,000 here, from the imported
     # libraries): 150 ms each, falling on whichever training allocates when the threshold is
